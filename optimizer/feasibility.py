@@ -1,0 +1,206 @@
+"""Checks that find an infeasible request before the solver runs, and explain it with numbers.
+
+Each check is a necessary condition for a plan to exist. When one fails, the message names the rule,
+the reps or industry involved and the numbers on both sides, and, where a single setting can repair it,
+the smallest change of that setting (for instance the narrowest balance band that would do).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from optimizer.errors import InfeasibleError
+from optimizer.instance import NO_REP, Instance
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Findings:
+    causes: list[str] = field(default_factory=list)
+    relaxations: list[str] = field(default_factory=list)
+
+
+def _num(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.2f}".rstrip("0").rstrip(".") + " %"
+
+
+def check_feasibility(instance: Instance) -> None:
+    """Raise InfeasibleError naming every cause found; return quietly when no check fails."""
+    findings = Findings()
+    _check_totals(instance, findings)
+    _check_eligibility(instance, findings)
+    _check_specialists(instance, findings)
+    _check_locks(instance, findings)
+    _check_single_accounts(instance, findings)
+    _check_forced_moves(instance, findings)
+    if findings.causes:
+        logger.info("pre-check found %d cause(s) of infeasibility", len(findings.causes))
+        raise InfeasibleError(findings.causes, findings.relaxations)
+
+
+def _check_totals(instance: Instance, findings: Findings) -> None:
+    workload, capacity = instance.workload.sum(), instance.capacity.sum()
+    if workload > capacity + 1e-9:
+        findings.causes.append(
+            f"total workload is {_num(workload)} hours but the reps' total capacity is {_num(capacity)} hours "
+            f"({_num(workload - capacity)} hours short)"
+        )
+        findings.relaxations.append(
+            f"add at least {_num(workload - capacity)} hours of rep capacity, or lower the hours per tier"
+        )
+
+    limited = instance.max_accounts != NO_REP
+    if limited.all() and instance.account_count > instance.max_accounts.sum():
+        findings.causes.append(
+            f"{instance.account_count:,} located accounts but the reps' max_accounts add up to "
+            f"{int(instance.max_accounts.sum()):,}"
+        )
+        findings.relaxations.append(
+            f"raise max_accounts by {instance.account_count - int(instance.max_accounts.sum()):,} in total"
+        )
+
+    for band in instance.bands.values():
+        total = band.values.sum()
+        if band.lower.sum() > total + 1e-9:
+            findings.causes.append(
+                f"the lower {band.metric} limits add up to {_num(band.lower.sum())} {band.unit}, more than the "
+                f"{_num(total)} {band.unit} there are (whole-number limits rounded up)"
+            )
+        if band.upper.sum() < total - 1e-9:
+            findings.causes.append(
+                f"the upper {band.metric} limits add up to {_num(band.upper.sum())} {band.unit}, less than the "
+                f"{_num(total)} {band.unit} to place (whole-number limits rounded down)"
+            )
+
+
+def _check_eligibility(instance: Instance, findings: Findings) -> None:
+    """Each industry's workload must fit the capacity of the reps allowed to take it."""
+    accounts = np.arange(instance.account_count)
+    eligible = instance.eligible_matrix(accounts)
+    nobody = np.flatnonzero(~eligible.any(axis=1))
+    for a in nobody[:10]:
+        industry = _industry_name(instance, instance.industry[a])
+        findings.causes.append(
+            f"account {instance.account_ids[a]} ({industry}, potential {_num(instance.potential[a])} USD) "
+            "has no rep allowed to take it"
+        )
+    if len(nobody) > 10:
+        findings.causes.append(f"... and {len(nobody) - 10} more accounts with no allowed rep")
+
+    for code in np.unique(instance.industry):
+        members = instance.industry == code
+        reps = eligible[members].any(axis=0)
+        need, have = instance.workload[members].sum(), instance.capacity[reps].sum()
+        if need > have + 1e-9:
+            findings.causes.append(
+                f"industry {_industry_name(instance, code)} needs {_num(need)} hours but the reps allowed to "
+                f"take it have {_num(have)} hours of capacity"
+            )
+
+
+def _check_specialists(instance: Instance, findings: Findings) -> None:
+    """Reps limited to some industries must reach their lower bands from those industries alone."""
+    coverage_sets = {covered for covered in instance.rep_industries if covered}
+    for covered in sorted(coverage_sets, key=sorted):
+        group = [r for r, rep_cover in enumerate(instance.rep_industries) if rep_cover and rep_cover <= covered]
+        in_scope = np.isin(instance.industry, list(covered))
+        locked_elsewhere = (instance.locked_owner != NO_REP) & ~np.isin(instance.locked_owner, group)
+        available = in_scope & ~locked_elsewhere
+        names = ", ".join(_industry_name(instance, code) for code in sorted(covered))
+        reps = ", ".join(instance.rep_ids[r] for r in group)
+        for band in instance.bands.values():
+            supply, need = band.values[available].sum(), band.lower[group].sum()
+            if supply + 1e-9 >= need:
+                continue
+            findings.causes.append(
+                f"reps {reps} take only {names}; their lower {band.metric} limits add up to {_num(need)} "
+                f"{band.unit} but those accounts hold {_num(supply)} {band.unit} in total"
+            )
+            target = band.target[group].sum()
+            if band.metric in ("potential", "workload") and target > 0:
+                findings.relaxations.append(
+                    f"widen the {band.metric} band to at least +-{_pct(1 - supply / target)} (now "
+                    f"+-{_pct(band.tolerance)}), or cut those reps' capacity_hours to at most "
+                    f"{_num(instance.capacity[group].sum() * supply / need)} hours in total"
+                )
+
+
+def _check_locks(instance: Instance, findings: Findings) -> None:
+    for r, rep_id in enumerate(instance.rep_ids):
+        locked = instance.locked_owner == r
+        if not locked.any():
+            continue
+        hours = instance.workload[locked].sum()
+        if hours > instance.capacity[r] + 1e-9:
+            findings.causes.append(
+                f"rep {rep_id} has {int(locked.sum())} locked accounts needing {_num(hours)} hours, more than "
+                f"the capacity of {_num(instance.capacity[r])} hours"
+            )
+        if instance.max_accounts[r] != NO_REP and locked.sum() > instance.max_accounts[r]:
+            findings.causes.append(
+                f"rep {rep_id} has {int(locked.sum())} locked accounts, more than max_accounts "
+                f"{int(instance.max_accounts[r])}"
+            )
+        for band in instance.bands.values():
+            value = band.values[locked].sum()
+            if value > band.upper[r] + 1e-9:
+                findings.causes.append(
+                    f"rep {rep_id}'s locked accounts hold {_num(value)} {band.unit} of {band.metric}, above "
+                    f"the upper limit of {_num(band.upper[r])} (target {_num(band.target[r])} +-{_pct(band.tolerance)})"
+                )
+                if band.target[r] > 0:
+                    findings.relaxations.append(
+                        f"widen the {band.metric} band to at least +-{_pct(value / band.target[r] - 1)}, or "
+                        f"unlock some of rep {rep_id}'s accounts"
+                    )
+
+
+def _check_single_accounts(instance: Instance, findings: Findings) -> None:
+    """An account too large for every rep allowed to take it."""
+    accounts = np.arange(instance.account_count)
+    eligible = instance.eligible_matrix(accounts)
+    checks = [(band.metric, band.values, band.upper, band.target, band.unit) for band in instance.bands.values()]
+    checks.append(("workload", instance.workload, instance.capacity, None, "hours of capacity"))
+    for metric, values, upper, target, unit in checks:
+        too_big = values[:, None] > upper[None, :] + 1e-9
+        stuck = np.flatnonzero(((eligible & ~too_big).sum(axis=1) == 0) & eligible.any(axis=1))
+        for a in stuck[:10]:
+            allowed = np.flatnonzero(eligible[a])
+            best = allowed[np.argmax(upper[allowed])]
+            findings.causes.append(
+                f"account {instance.account_ids[a]} alone has {_num(values[a])} {unit} of {metric}, above the "
+                f"upper limit of every rep allowed to take it (largest: rep {instance.rep_ids[best]}, "
+                f"{_num(upper[best])})"
+            )
+            if target is not None and target[best] > 0:
+                findings.relaxations.append(
+                    f"widen the {metric} band to at least +-{_pct(values[a] / target[best] - 1)}"
+                )
+
+
+def _check_forced_moves(instance: Instance, findings: Findings) -> None:
+    if instance.max_moves is None:
+        return
+    accounts = np.arange(instance.account_count)
+    owner = instance.current_owner
+    has_owner = np.flatnonzero(owner != NO_REP)
+    eligible = instance.eligible_matrix(accounts[has_owner])
+    forced = int((~eligible[np.arange(len(has_owner)), owner[has_owner]]).sum())
+    if forced > instance.max_moves:
+        findings.causes.append(
+            f"{forced} accounts must leave their current owner (locks or industries), more than max_moves "
+            f"{instance.max_moves}"
+        )
+        findings.relaxations.append(f"raise max_moves to at least {forced}")
+
+
+def _industry_name(instance: Instance, code: int) -> str:
+    return instance.industry_names[code] if code >= 0 else "(no industry)"

@@ -1,0 +1,238 @@
+"""The solver's view of a planning request: plain arrays, no geometry and no pandas.
+
+``build_instance`` is the one place where located accounts and reps become numbers. Accounts that
+could not be located are left out here (the pipeline reports them on their own line).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from optimizer.errors import InputError, RowIssue
+from optimizer.geodesy import SPHERICAL_LOWER_FACTOR, geodesic_km, spherical_km
+from optimizer.scenario import Scenario
+
+logger = logging.getLogger(__name__)
+
+# Solver inputs are integers: hours and currency are counted in hundredths, objective terms in tenths of
+# their unit. The validator checks plans again in real units.
+QUANTITY_SCALE = 100
+COST_SCALE = 10
+NO_REP = -1
+
+
+@dataclass
+class Band:
+    """Hard lower and upper limits of one metric per rep, in real units, with the target they surround."""
+
+    metric: str
+    tolerance: float
+    target: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    values: np.ndarray  # the metric's value per account (potential, 1 per account, 1 per Tier-1 account, hours)
+    unit: str
+
+
+@dataclass
+class Instance:
+    """Accounts (located only) and reps as arrays, with every rule the model must keep."""
+
+    account_ids: list[str]
+    rep_ids: list[str]
+    account_lat: np.ndarray
+    account_lon: np.ndarray
+    rep_lat: np.ndarray
+    rep_lon: np.ndarray
+    potential: np.ndarray
+    workload: np.ndarray
+    tier: np.ndarray
+    industry: np.ndarray          # industry code per account; -1 for no industry
+    industry_names: list[str]
+    rep_industries: list[frozenset[int]]  # empty set: the rep covers every industry
+    current_owner: np.ndarray     # rep index or NO_REP
+    locked_owner: np.ndarray      # rep index or NO_REP
+    capacity: np.ndarray          # hours a year
+    max_accounts: np.ndarray      # NO_REP (-1) when the rep has no limit
+    bands: dict[str, Band]
+    max_account_share: float | None
+    max_moves: int | None
+    distance_weight: np.ndarray   # objective weight of each km for each account
+    distance_unit: str
+    move_penalty: np.ndarray      # objective charge when the account leaves its current owner
+    objective_unit: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def account_count(self) -> int:
+        return len(self.account_ids)
+
+    @property
+    def rep_count(self) -> int:
+        return len(self.rep_ids)
+
+    def eligible_matrix(self, accounts: np.ndarray) -> np.ndarray:
+        """Return a bool matrix (len(accounts) x reps): may the rep take the account?"""
+        allowed = np.ones((len(accounts), self.rep_count), dtype=bool)
+        industry = self.industry[accounts]
+        for r, covered in enumerate(self.rep_industries):
+            if covered:
+                allowed[:, r] = np.isin(industry, list(covered))
+        if self.max_account_share is not None and "potential" in self.bands:
+            # An account above the share of the rep's largest allowed territory can never be there.
+            limit = self.max_account_share * self.bands["potential"].upper
+            allowed &= self.potential[accounts][:, None] <= limit[None, :] + 1e-9
+        locked = self.locked_owner[accounts]
+        rows = np.flatnonzero(locked != NO_REP)
+        if rows.size:
+            allowed[rows, :] = False
+            allowed[rows, locked[rows]] = True
+        return allowed
+
+    def pair_distance_km(self, accounts: np.ndarray, reps: np.ndarray) -> np.ndarray:
+        return geodesic_km(self.account_lat[accounts], self.account_lon[accounts], self.rep_lat[reps], self.rep_lon[reps])
+
+    def pair_cost(self, accounts: np.ndarray, reps: np.ndarray, distance_km: np.ndarray) -> np.ndarray:
+        """Return the objective charge of assigning each account to the paired rep, in objective units."""
+        owner = self.current_owner[accounts]
+        moved = (owner != NO_REP) & (owner != reps)
+        return self.distance_weight[accounts] * distance_km + np.where(moved, self.move_penalty[accounts], 0.0)
+
+    def pair_cost_lower_bound(self, accounts: np.ndarray, reps: np.ndarray) -> np.ndarray:
+        """Return a lower bound on pair_cost that needs no geodesic computation (for pricing)."""
+        spherical = spherical_km(self.account_lat[accounts], self.account_lon[accounts],
+                                 self.rep_lat[reps], self.rep_lon[reps])
+        return self.pair_cost(accounts, reps, spherical * SPHERICAL_LOWER_FACTOR)
+
+
+def _scaled(values: np.ndarray) -> np.ndarray:
+    return np.rint(np.asarray(values, dtype=float) * QUANTITY_SCALE).astype(np.int64)
+
+
+def build_instance(accounts: pd.DataFrame, reps: pd.DataFrame, scenario: Scenario) -> Instance:
+    """Turn scored, located accounts (columns tier, workload_hours) and reps into an Instance."""
+    located = accounts[accounts["lat"].notna() & accounts["lon"].notna()]
+    rep_index = {rep_id: i for i, rep_id in enumerate(reps["rep_id"])}
+
+    unlocated_reps = reps[reps["lat"].isna() | reps["lon"].isna()]
+    if len(unlocated_reps):
+        issues = [RowIssue("reps", int(row.row) if "row" in reps else None, "lat", "",
+                           f"rep {row.rep_id} has no home base location; give lat/lon or a postal code")
+                  for row in unlocated_reps.itertuples()]
+        raise InputError(issues)
+
+    industry_names = sorted({str(v) for v in located["industry"].fillna("") if str(v)}
+                            | {name for covered in reps["industries"] for name in covered})
+    industry_code = {name: i for i, name in enumerate(industry_names)}
+    industry = np.array([industry_code.get(str(v), -1) if str(v) else -1 for v in located["industry"].fillna("")],
+                        dtype=np.int64)
+    rep_industries = [frozenset(industry_code[name] for name in covered) for covered in reps["industries"]]
+
+    def owner_codes(column: str) -> np.ndarray:
+        if column not in located:
+            return np.full(len(located), NO_REP, dtype=np.int64)
+        return np.array([rep_index.get(v, NO_REP) if isinstance(v, str) and v else NO_REP for v in located[column]],
+                        dtype=np.int64)
+
+    potential = located["potential"].to_numpy(dtype=float)
+    workload = located["workload_hours"].to_numpy(dtype=float)
+    tier = located["tier"].to_numpy(dtype=np.int64)
+    capacity = reps["capacity_hours"].to_numpy(dtype=float)
+    max_accounts = np.array([int(v) if pd.notna(v) else NO_REP for v in reps["max_accounts"]], dtype=np.int64)
+
+    bands = _bands(scenario, potential, workload, tier, capacity)
+    objective = scenario.objective
+    if objective.distance_weight == "workload":
+        distance_weight, distance_unit = workload.copy(), "hour-km"
+    elif objective.distance_weight == "potential":
+        distance_weight, distance_unit = potential / 1000.0, "thousand-potential-km"
+    else:
+        distance_weight, distance_unit = np.zeros(len(located)), "km (not weighted)"
+    move_penalty = objective.move_penalty + objective.moved_potential_penalty * potential / 1000.0
+
+    instance = Instance(
+        account_ids=[str(v) for v in located["account_id"]],
+        rep_ids=[str(v) for v in reps["rep_id"]],
+        account_lat=located["lat"].to_numpy(dtype=float),
+        account_lon=located["lon"].to_numpy(dtype=float),
+        rep_lat=reps["lat"].to_numpy(dtype=float),
+        rep_lon=reps["lon"].to_numpy(dtype=float),
+        potential=potential,
+        workload=workload,
+        tier=tier,
+        industry=industry,
+        industry_names=industry_names,
+        rep_industries=rep_industries,
+        current_owner=owner_codes("current_owner"),
+        locked_owner=owner_codes("locked_owner"),
+        capacity=capacity,
+        max_accounts=max_accounts,
+        bands=bands,
+        max_account_share=scenario.balance.max_account_share,
+        max_moves=objective.max_moves,
+        distance_weight=distance_weight,
+        distance_unit=distance_unit,
+        move_penalty=move_penalty,
+        objective_unit=distance_unit,
+    )
+    logger.info("instance: %d located accounts, %d reps, bands on %s", instance.account_count,
+                instance.rep_count, ", ".join(bands) or "nothing")
+    return instance
+
+
+def _bands(scenario: Scenario, potential, workload, tier, capacity) -> dict[str, Band]:
+    """Capacity-weighted targets with their hard bands. Count metrics get whole-number limits."""
+    share = capacity / capacity.sum() if capacity.sum() > 0 else np.full(len(capacity), 1.0 / max(len(capacity), 1))
+    per_account = {
+        "potential": (potential, "USD"),
+        "accounts": (np.ones(len(potential)), "accounts"),
+        "tier_1": ((tier == 1).astype(float), "Tier-1 accounts"),
+        "workload": (workload, "hours"),
+    }
+    bands = {}
+    for metric, tolerance in scenario.balance.bands().items():
+        values, unit = per_account[metric]
+        target = values.sum() * share
+        lower, upper = target * (1 - tolerance), target * (1 + tolerance)
+        if metric in ("accounts", "tier_1"):
+            lower, upper = np.ceil(lower - 1e-9), np.floor(upper + 1e-9)
+        bands[metric] = Band(metric, tolerance, target, lower, upper, values, unit)
+    return bands
+
+
+# Current owner of a subproblem account whose owner is not among the subproblem's reps: every pair moves it.
+OUTSIDE_REP = -2
+
+
+def subproblem(instance: Instance, accounts: np.ndarray, reps: np.ndarray, moves_left: int | None) -> Instance:
+    """Return the instance restricted to `accounts` and `reps`, with the same limits per rep.
+
+    The caller passes every account the reps hold, so the reps' limits apply unchanged; `moves_left`
+    is the move budget not used by accounts outside the subproblem.
+    """
+    rep_position = np.full(instance.rep_count, OUTSIDE_REP, dtype=np.int64)
+    rep_position[reps] = np.arange(len(reps))
+
+    def remap(owner: np.ndarray) -> np.ndarray:
+        return np.where(owner == NO_REP, NO_REP, rep_position[np.maximum(owner, 0)])
+
+    bands = {metric: Band(metric, band.tolerance, band.target[reps], band.lower[reps], band.upper[reps],
+                          band.values[accounts], band.unit) for metric, band in instance.bands.items()}
+    return Instance(
+        account_ids=[instance.account_ids[a] for a in accounts],
+        rep_ids=[instance.rep_ids[r] for r in reps],
+        account_lat=instance.account_lat[accounts], account_lon=instance.account_lon[accounts],
+        rep_lat=instance.rep_lat[reps], rep_lon=instance.rep_lon[reps],
+        potential=instance.potential[accounts], workload=instance.workload[accounts], tier=instance.tier[accounts],
+        industry=instance.industry[accounts], industry_names=instance.industry_names,
+        rep_industries=[instance.rep_industries[r] for r in reps],
+        current_owner=remap(instance.current_owner[accounts]), locked_owner=remap(instance.locked_owner[accounts]),
+        capacity=instance.capacity[reps], max_accounts=instance.max_accounts[reps], bands=bands,
+        max_account_share=instance.max_account_share, max_moves=moves_left,
+        distance_weight=instance.distance_weight[accounts], distance_unit=instance.distance_unit,
+        move_penalty=instance.move_penalty[accounts], objective_unit=instance.objective_unit,
+    )

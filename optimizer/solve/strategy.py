@@ -1,0 +1,273 @@
+"""The solving strategy: pre-check, LP relaxation with column generation, then CP-SAT from the LP's rounding.
+
+1. ``check_feasibility`` rejects requests that cannot work, with numbers.
+2. The LP relaxation over each account's nearest eligible reps, with priced columns added until no
+   eligible pair has a negative reduced cost. Its optimum is the plan's lower bound.
+3. CP-SAT searches the accounts the LP splits and those cheapest to move, hinted with each account's
+   largest LP value; one single-threaded search per worker, each with its own seed and neighbourhood.
+4. If every pair left out of CP-SAT has a reduced cost above the remaining gap, no better plan can use
+   it, so CP-SAT's own bound is valid for the full problem too.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import ortools
+
+from optimizer.errors import InfeasibleError, SolverError
+from optimizer.feasibility import check_feasibility
+from optimizer.instance import COST_SCALE, NO_REP, Instance
+from optimizer.scenario import SolverSettings
+from optimizer.solve.candidates import Pairs, count_open_pairs_below, nearest_candidates
+from optimizer.solve.cpsat import CpSatResult, Progress, solve_cpsat
+from optimizer.solve.candidates import reduced_costs
+from optimizer.solve.relaxation import Relaxation, narrowest_band, solve_relaxation
+from optimizer.solve.repair import pair_cost_function, repair
+
+logger = logging.getLogger(__name__)
+
+LP_SHARE_OF_TIME = 0.5
+REPAIR_TIME_S = 2.0
+# CP-SAT's deterministic work units per second of wall time, measured on a 2-core x86-64 machine at
+# about 0.8; the search stops on work done, not on the clock, so that the same input gives the same plan.
+WORK_PER_SECOND = 0.75
+
+
+@dataclass
+class SolverReport:
+    """How the plan was found and how good it is provably."""
+
+    status: str                    # "optimal" or "feasible"
+    objective: float               # in objective_unit, recomputed in real units
+    objective_unit: str
+    lower_bound: float | None      # in objective_unit; None when the LP did not finish
+    gap: float | None              # (objective - lower_bound) / objective, a fraction
+    time_s: float
+    time_limit_s: float
+    lp_time_s: float
+    seed: int
+    workers: int
+    version: str
+    candidate_pairs: int
+    pricing_rounds: int
+    bound_source: str
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "status": self.status, "objective": self.objective, "objective_unit": self.objective_unit,
+            "lower_bound": self.lower_bound, "gap": self.gap, "time_s": round(self.time_s, 3),
+            "time_limit_s": self.time_limit_s, "lp_time_s": round(self.lp_time_s, 3), "seed": self.seed,
+            "workers": self.workers, "version": self.version, "solver": "OR-Tools CP-SAT + GLOP",
+            "candidate_pairs": self.candidate_pairs, "pricing_rounds": self.pricing_rounds,
+            "bound_source": self.bound_source, "notes": list(self.notes),
+        }
+
+
+@dataclass
+class Solution:
+    rep_of: np.ndarray             # rep index per located account
+    report: SolverReport
+
+
+def solve(instance: Instance, settings: SolverSettings, progress: Progress | None = None) -> Solution:
+    """Find a plan for `instance` within settings.time_limit_s, or raise InfeasibleError / SolverError."""
+    started = time.monotonic()
+    deadline = started + settings.time_limit_s
+    check_feasibility(instance)
+
+    per_account = settings.candidates_per_account
+    while True:
+        pairs = nearest_candidates(instance, per_account)
+        lp_budget = max(0.5, (deadline - time.monotonic()) * LP_SHARE_OF_TIME)
+        _report(progress, "relaxation", started, None, None)
+        relaxation = solve_relaxation(instance, pairs, lp_budget)
+        if relaxation.status != "infeasible" or per_account >= instance.rep_count:
+            break
+        # Pruning may have cut off every feasible plan: widen the candidate lists before giving up.
+        logger.info("LP infeasible with %d candidate reps per account; widening", per_account)
+        per_account = min(instance.rep_count, per_account * 3)
+
+    if relaxation.status == "infeasible":
+        raise InfeasibleError(*_explain_lp_infeasible(instance))
+
+    lower_bound = math.ceil(relaxation.bound - 1e-6) if relaxation.bound is not None else None
+    _report(progress, "search", started, None, lower_bound)
+    if relaxation.bound is not None:
+        rounded = _round_relaxation(instance, relaxation.pairs, relaxation.values)
+        fallback = repair(instance, rounded, pair_cost_function(instance), REPAIR_TIME_S)
+        result, search_pairs = _portfolio(instance, relaxation, rounded, fallback, settings, deadline,
+                                          _with_bound(progress, lower_bound))
+    else:
+        search_pairs = relaxation.pairs
+        result = solve_cpsat(instance, search_pairs, hint=None, time_limit_s=deadline - time.monotonic(),
+                             deterministic_limit=None, seed=settings.seed, workers=settings.workers,
+                             progress=_with_bound(progress, lower_bound))
+    if result.rep_of is None:
+        raise SolverError(_no_plan_message(result.status, settings.time_limit_s, lower_bound, instance))
+
+    bound_source = "LP relaxation" if lower_bound is not None else "none"
+    if lower_bound is not None and result.bound is not None and relaxation.duals is not None:
+        gap_units = result.objective - lower_bound
+        if result.bound > lower_bound and count_open_pairs_below(instance, relaxation.duals, search_pairs,
+                                                                 threshold=gap_units) == 0:
+            lower_bound = math.ceil(result.bound - 1e-6)
+            bound_source = "CP-SAT over every pair that could improve the plan"
+
+    pairs = Pairs.build(instance, np.arange(instance.account_count), result.rep_of)
+    objective = float(instance.pair_cost(pairs.account, pairs.rep, pairs.distance_km).sum())
+    bound_real = lower_bound / COST_SCALE if lower_bound is not None else None
+    gap = None
+    if lower_bound is not None:
+        gap = 0.0 if result.objective <= 0 else max(0.0, (result.objective - lower_bound) / result.objective)
+    status = "optimal" if gap is not None and gap <= 1e-9 else "feasible"
+    report = SolverReport(
+        status=status, objective=round(objective, 3), objective_unit=instance.objective_unit,
+        lower_bound=bound_real, gap=gap, time_s=time.monotonic() - started, time_limit_s=settings.time_limit_s,
+        lp_time_s=relaxation.time_s, seed=settings.seed, workers=settings.workers, version=ortools.__version__,
+        candidate_pairs=len(search_pairs), pricing_rounds=relaxation.rounds, bound_source=bound_source,
+    )
+    if relaxation.bound is None:
+        report.notes.append("the LP relaxation did not finish within its share of the time limit, so no bound is "
+                            "proven; give a longer time limit")
+    logger.info("plan: %s, objective %.1f %s, bound %s, gap %s, %.1f s", status, objective, instance.objective_unit,
+                bound_real, f"{gap:.4%}" if gap is not None else "unknown", report.time_s)
+    return Solution(result.rep_of, report)
+
+
+def _portfolio(instance: Instance, relaxation: Relaxation, rounded: np.ndarray, fallback: np.ndarray,
+               settings: SolverSettings, deadline: float, progress: Progress | None):
+    """Run one single-threaded CP-SAT search per worker, each with its own seed and neighbourhood size,
+    and return the best result with the pairs it searched.
+
+    Single-threaded CP-SAT with a work limit is deterministic, and so is the choice of the best result
+    (lowest objective, then lowest worker number), which parallel CP-SAT with a time limit is not.
+    """
+    runs = []
+    for worker in range(settings.workers):
+        share = settings.free_share * (1.0 + 0.5 * worker)
+        pairs = _search_pairs(instance, relaxation, np.where(rounded == NO_REP, fallback, rounded),
+                              settings.search_pairs_per_account, min(1.0, share))
+        pairs = pairs.extend(_missing_pairs(instance, pairs, fallback))
+        runs.append(pairs)
+
+    budget = max(0.1, deadline - time.monotonic())
+    work_limit = budget * WORK_PER_SECOND
+
+    def run(worker: int) -> CpSatResult:
+        return solve_cpsat(instance, runs[worker], hint=rounded, time_limit_s=deadline - time.monotonic(),
+                           deterministic_limit=work_limit, seed=settings.seed + worker, workers=1,
+                           progress=progress if worker == 0 else None)
+
+    with ThreadPoolExecutor(max_workers=settings.workers) as pool:
+        results = list(pool.map(run, range(settings.workers)))
+    found = [(result.objective, worker) for worker, result in enumerate(results) if result.rep_of is not None]
+    if not found:
+        return results[0], runs[0]
+    _, best = min(found)
+    return results[best], runs[best]
+
+
+def _missing_pairs(instance: Instance, pairs: Pairs, plan: np.ndarray) -> Pairs:
+    """Return the pairs of `plan` that `pairs` lacks, so the search can reach that plan."""
+    have = pairs.account * instance.rep_count + pairs.rep
+    wanted = np.arange(instance.account_count) * instance.rep_count + plan
+    missing = np.flatnonzero(~np.isin(wanted, have) & (plan != NO_REP))
+    return Pairs.build(instance, missing, plan[missing])
+
+
+def _round_relaxation(instance: Instance, pairs: Pairs, values: np.ndarray) -> np.ndarray:
+    """Return each account's rep with the largest LP value (the CP-SAT hint)."""
+    hint = np.full(instance.account_count, NO_REP, dtype=np.int64)
+    best = np.full(instance.account_count, -1.0)
+    for a, r, v in zip(pairs.account, pairs.rep, values, strict=True):
+        if v > best[a]:
+            best[a], hint[a] = v, r
+    return hint
+
+
+def _search_pairs(instance: Instance, relaxation: Relaxation, hint: np.ndarray, per_account: int,
+                  free_share: float) -> Pairs:
+    """Return the pairs CP-SAT searches.
+
+    Accounts the LP splits between reps, and the share `free_share` of the others that are cheapest to
+    move (smallest reduced cost of a second rep), get their `per_account` pairs of smallest reduced
+    cost. Every other account keeps only its LP rep and its repaired start. The strategy checks
+    afterwards whether a pair left out could still improve the plan.
+    """
+    pairs = relaxation.pairs
+    n = instance.account_count
+    value = reduced_costs(instance, relaxation.duals, pairs.account, pairs.rep, pairs.cost)
+    order = np.lexsort((value, pairs.account))
+    account = pairs.account[order]
+    rank = np.arange(len(account)) - np.searchsorted(account, account)
+
+    second = np.full(n, np.inf)
+    second_rows = order[rank == 1]
+    second[pairs.account[second_rows]] = value[second_rows]
+    largest = np.zeros(n)
+    np.maximum.at(largest, pairs.account, relaxation.values)
+    fractional = largest < 1 - 1e-6
+    free = fractional.copy()
+    budget = int(free_share * n)
+    candidates = np.flatnonzero(~fractional)
+    free[candidates[np.argsort(second[candidates], kind="stable")[:budget]]] = True
+
+    keep = np.zeros(len(pairs), dtype=bool)
+    keep[order[(rank < per_account) & free[account]]] = True
+    keep |= relaxation.values > 1e-6
+    keep |= hint[pairs.account] == pairs.rep
+    chosen = Pairs(pairs.account[keep], pairs.rep[keep], pairs.distance_km[keep], pairs.cost[keep])
+    chosen = chosen.extend(_missing_pairs(instance, chosen, hint))
+    logger.info("search: %d of %d accounts free (%d split by the LP), %d pairs", int(free.sum()), n,
+                int(fractional.sum()), len(chosen))
+    return chosen
+
+
+def _report(progress: Progress | None, phase: str, started: float, objective, bound) -> None:
+    if progress is not None:
+        progress({"phase": phase, "elapsed_s": time.monotonic() - started, "objective": objective, "bound": bound})
+
+
+def _with_bound(progress: Progress | None, lower_bound: int | None) -> Progress | None:
+    if progress is None:
+        return None
+
+    def report(event: dict) -> None:
+        if lower_bound is not None:
+            event = {**event, "bound": max(lower_bound, event.get("bound") or lower_bound)}
+        progress(event)
+
+    return report
+
+
+def _no_plan_message(status: str, time_limit_s: float, lower_bound, instance: Instance) -> str:
+    if status == "infeasible":
+        return ("CP-SAT proved that no whole-account plan keeps every rule, although the LP relaxation "
+                "(accounts split between reps) does; widen the balance bands or the capacities")
+    return (f"no plan found within the time limit of {time_limit_s:g} s for {instance.account_count:,} accounts "
+            f"and {instance.rep_count} reps (the LP relaxation is feasible); give a longer --time-limit or "
+            "wider balance bands")
+
+
+def _explain_lp_infeasible(instance: Instance) -> tuple[list[str], list[str]]:
+    causes = ["no assignment keeps every rule at once, even with accounts split between reps (the LP "
+              "relaxation over every eligible pair is infeasible)"]
+    relaxations = []
+    if "potential" in instance.bands:
+        tolerance = narrowest_band(instance, "potential")
+        band = instance.bands["potential"]
+        if tolerance is None:
+            causes.append("the rules other than the potential band already conflict (capacity, max_accounts, "
+                          "locks, industries or other bands)")
+        else:
+            causes.append(f"the potential band of +-{band.tolerance:.2%} is too narrow: the other rules allow "
+                          f"no better balance than +-{tolerance:.2%}")
+            relaxations.append(f"widen the potential band to at least +-{math.ceil(tolerance * 1e4) / 100:.2f} %")
+    return causes, relaxations
