@@ -8,6 +8,7 @@ the smallest change of that setting (for instance the narrowest balance band tha
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,11 +26,15 @@ class Findings:
 
 
 def _num(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}".rstrip("0").rstrip(".")
+    """Format a quantity for a message: whole numbers from 10,000 up, else at most two decimals."""
+    if abs(value) >= 10_000:
+        return f"{value:,.0f}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
-def _pct(value: float) -> str:
-    return f"{value * 100:.2f}".rstrip("0").rstrip(".") + " %"
+def format_percent(value: float) -> str:
+    """Format a fraction as a percentage rounded up to 0.01 %, so a band of that width is wide enough."""
+    return _num(math.ceil(value * 10_000 - 1e-6) / 100) + " %"
 
 
 def check_feasibility(instance: Instance) -> None:
@@ -98,6 +103,8 @@ def _check_eligibility(instance: Instance, findings: Findings) -> None:
     for code in np.unique(instance.industry):
         members = instance.industry == code
         reps = eligible[members].any(axis=0)
+        if reps.all():
+            continue  # the same as the total workload check
         need, have = instance.workload[members].sum(), instance.capacity[reps].sum()
         if need > have + 1e-9:
             findings.causes.append(
@@ -127,10 +134,25 @@ def _check_specialists(instance: Instance, findings: Findings) -> None:
             target = band.target[group].sum()
             if band.metric in ("potential", "workload") and target > 0:
                 findings.relaxations.append(
-                    f"widen the {band.metric} band to at least +-{_pct(1 - supply / target)} (now "
-                    f"+-{_pct(band.tolerance)}), or cut those reps' capacity_hours to at most "
-                    f"{_num(instance.capacity[group].sum() * supply / need)} hours in total"
+                    f"widen the {band.metric} band to at least +-{format_percent(1 - supply / target)} (now "
+                    f"+-{format_percent(band.tolerance)}), or {_capacity_cut(instance, group, band, supply)}"
                 )
+
+
+def _capacity_cut(instance: Instance, group: list[int], band, supply: float) -> str:
+    """Say how far the group's capacity must fall for its lower limits to fit `supply`.
+
+    Targets are capacity shares: a group with capacity c out of a total of c + rest needs
+    ratio x total x c / (c + rest) <= supply, where ratio = lower limit / target, so
+    c <= supply x rest / (ratio x total - supply).
+    """
+    ratio = band.lower[group].sum() / band.target[group].sum()
+    rest = instance.capacity.sum() - instance.capacity[group].sum()
+    denominator = ratio * band.values.sum() - supply
+    if denominator <= 0 or rest <= 0:
+        return "give those reps more industries"
+    return (f"cut those reps' capacity_hours to at most {_num(supply * rest / denominator)} hours in total "
+            f"(now {_num(instance.capacity[group].sum())})")
 
 
 def _check_locks(instance: Instance, findings: Findings) -> None:
@@ -154,11 +176,11 @@ def _check_locks(instance: Instance, findings: Findings) -> None:
             if value > band.upper[r] + 1e-9:
                 findings.causes.append(
                     f"rep {rep_id}'s locked accounts hold {_num(value)} {band.unit} of {band.metric}, above "
-                    f"the upper limit of {_num(band.upper[r])} (target {_num(band.target[r])} +-{_pct(band.tolerance)})"
+                    f"the upper limit of {_num(band.upper[r])} (target {_num(band.target[r])} +-{format_percent(band.tolerance)})"
                 )
                 if band.target[r] > 0:
                     findings.relaxations.append(
-                        f"widen the {band.metric} band to at least +-{_pct(value / band.target[r] - 1)}, or "
+                        f"widen the {band.metric} band to at least +-{format_percent(value / band.target[r] - 1)}, or "
                         f"unlock some of rep {rep_id}'s accounts"
                     )
 
@@ -167,23 +189,36 @@ def _check_single_accounts(instance: Instance, findings: Findings) -> None:
     """An account too large for every rep allowed to take it."""
     accounts = np.arange(instance.account_count)
     eligible = instance.eligible_matrix(accounts)
-    checks = [(band.metric, band.values, band.upper, band.target, band.unit) for band in instance.bands.values()]
-    checks.append(("workload", instance.workload, instance.capacity, None, "hours of capacity"))
-    for metric, values, upper, target, unit in checks:
-        too_big = values[:, None] > upper[None, :] + 1e-9
-        stuck = np.flatnonzero(((eligible & ~too_big).sum(axis=1) == 0) & eligible.any(axis=1))
+    for band in instance.bands.values():
+        stuck = _too_big_everywhere(eligible, band.values, band.upper)
         for a in stuck[:10]:
-            allowed = np.flatnonzero(eligible[a])
-            best = allowed[np.argmax(upper[allowed])]
+            best = _largest_allowed(eligible[a], band.upper)
             findings.causes.append(
-                f"account {instance.account_ids[a]} alone has {_num(values[a])} {unit} of {metric}, above the "
-                f"upper limit of every rep allowed to take it (largest: rep {instance.rep_ids[best]}, "
-                f"{_num(upper[best])})"
+                f"account {instance.account_ids[a]} alone has {_num(band.values[a])} {band.unit} of {band.metric}, "
+                f"above the upper limit of every rep allowed to take it (largest: rep {instance.rep_ids[best]}, "
+                f"{_num(band.upper[best])})"
             )
-            if target is not None and target[best] > 0:
+            if band.target[best] > 0:
                 findings.relaxations.append(
-                    f"widen the {metric} band to at least +-{_pct(values[a] / target[best] - 1)}"
+                    f"widen the {band.metric} band to at least +-{format_percent(band.values[a] / band.target[best] - 1)}"
                 )
+    for a in _too_big_everywhere(eligible, instance.workload, instance.capacity)[:10]:
+        best = _largest_allowed(eligible[a], instance.capacity)
+        findings.causes.append(
+            f"account {instance.account_ids[a]} alone needs {_num(instance.workload[a])} hours, more than the "
+            f"capacity of every rep allowed to take it (largest: rep {instance.rep_ids[best]}, "
+            f"{_num(instance.capacity[best])} hours)"
+        )
+
+
+def _too_big_everywhere(eligible: np.ndarray, values: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    fits = eligible & (values[:, None] <= upper[None, :] + 1e-9)
+    return np.flatnonzero(~fits.any(axis=1) & eligible.any(axis=1))
+
+
+def _largest_allowed(allowed: np.ndarray, limits: np.ndarray) -> int:
+    reps = np.flatnonzero(allowed)
+    return int(reps[np.argmax(limits[reps])])
 
 
 def _check_forced_moves(instance: Instance, findings: Findings) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 import ortools
 
 from optimizer.errors import InfeasibleError, SolverError
-from optimizer.feasibility import check_feasibility
+from optimizer.feasibility import check_feasibility, format_percent
 from optimizer.instance import COST_SCALE, NO_REP, Instance
 from optimizer.scenario import SolverSettings
 from optimizer.solve.candidates import Pairs, count_open_pairs_below, nearest_candidates
@@ -232,17 +232,20 @@ def _search_pairs(instance: Instance, relaxation: Relaxation, hint: np.ndarray, 
 
 def _report(progress: Progress | None, phase: str, started: float, objective, bound) -> None:
     if progress is not None:
-        progress({"phase": phase, "elapsed_s": time.monotonic() - started, "objective": objective, "bound": bound})
+        progress({"phase": phase, "elapsed_s": time.monotonic() - started, "objective": objective,
+                  "bound": bound / COST_SCALE if bound is not None else None})
 
 
 def _with_bound(progress: Progress | None, lower_bound: int | None) -> Progress | None:
+    """Wrap `progress` so that CP-SAT's events carry real objective units and the LP bound."""
     if progress is None:
         return None
 
     def report(event: dict) -> None:
-        if lower_bound is not None:
-            event = {**event, "bound": max(lower_bound, event.get("bound") or lower_bound)}
-        progress(event)
+        bound = max(lower_bound, event.get("bound") or lower_bound) if lower_bound is not None else event.get("bound")
+        objective = event.get("objective")
+        progress({**event, "objective": objective / COST_SCALE if objective is not None else None,
+                  "bound": bound / COST_SCALE if bound is not None else None})
 
     return report
 
@@ -267,7 +270,7 @@ def _explain_lp_infeasible(instance: Instance) -> tuple[list[str], list[str]]:
             causes.append("the rules other than the potential band already conflict (capacity, max_accounts, "
                           "locks, industries or other bands)")
         else:
-            causes.append(f"the potential band of +-{band.tolerance:.2%} is too narrow: the other rules allow "
-                          f"no better balance than +-{tolerance:.2%}")
-            relaxations.append(f"widen the potential band to at least +-{math.ceil(tolerance * 1e4) / 100:.2f} %")
+            causes.append(f"the potential band of +-{format_percent(band.tolerance)} is too narrow: the other rules allow "
+                          f"no better balance than +-{format_percent(tolerance)}")
+            relaxations.append(f"widen the potential band to at least +-{format_percent(tolerance)}")
     return causes, relaxations

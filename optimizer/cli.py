@@ -1,0 +1,199 @@
+"""The `territory` command line.
+
+    territory plan --accounts FILE --reps FILE [--config scenario.yaml] [--time-limit SECONDS] --out DIR
+    territory demo [--out DIR]
+
+Exit codes: 0 plan written, 2 bad input or settings, 3 infeasible request, 4 no plan found in time,
+1 unexpected failure. Errors print one readable message on stderr, never a traceback (unless --debug).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.resources
+import logging
+import sys
+import time
+from pathlib import Path
+
+from optimizer.errors import ConfigError, InfeasibleError, InputError, SolverError, TerritoryError
+from optimizer.scenario import Scenario, load_scenario
+
+EXIT_CODES = {InputError: 2, ConfigError: 2, InfeasibleError: 3, SolverError: 4}
+
+
+def _column_map(values: list[str] | None, option: str) -> dict[str, str] | None:
+    if not values:
+        return None
+    mapping = {}
+    for value in values:
+        name, sep, header = value.partition("=")
+        if not sep or not name.strip() or not header.strip():
+            raise ConfigError(f"{option} {value!r} is not NAME=HEADER; write for example {option} "
+                              "account_id='Customer ID'")
+        mapping[name.strip()] = header.strip()
+    return mapping
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="territory", description="Balanced sales territory plans with OR-Tools.")
+    parser.add_argument("--debug", action="store_true", help="log details and show tracebacks of unexpected errors")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    plan = commands.add_parser("plan", help="plan territories from an account list and a rep roster")
+    plan.add_argument("--accounts", required=True, type=Path, help="accounts file (.csv, .xlsx, .parquet, .geojson)")
+    plan.add_argument("--reps", required=True, type=Path, help="reps file (.csv, .xlsx, .parquet, .geojson)")
+    _add_plan_options(plan)
+
+    demo = commands.add_parser("demo", help="plan the embedded demo data set (10 reps, 900 accounts)")
+    _add_plan_options(demo, default_out=Path("out/demo"))
+    return parser
+
+
+def _add_plan_options(parser: argparse.ArgumentParser, default_out: Path | None = None) -> None:
+    parser.add_argument("--config", type=Path, help="scenario YAML with planning rules (defaults when absent)")
+    parser.add_argument("--time-limit", type=float, help="solver time limit in seconds (default 60)")
+    parser.add_argument("--seed", type=int, help="solver random seed (default 0)")
+    parser.add_argument("--workers", type=int, help="solver threads (default 2)")
+    parser.add_argument("--out", type=Path, required=default_out is None, default=default_out,
+                        help="folder for assignments.csv, territories.geojson, metrics.json, map.html, map.png")
+    parser.add_argument("--account-column", action="append", metavar="NAME=HEADER",
+                        help="read column NAME of the accounts schema from HEADER (repeatable)")
+    parser.add_argument("--rep-column", action="append", metavar="NAME=HEADER",
+                        help="read column NAME of the reps schema from HEADER (repeatable)")
+    parser.add_argument("--skip-bad-rows", action="store_true",
+                        help="drop invalid account rows instead of stopping; metrics.json lists them")
+    parser.add_argument("--boundaries", type=Path,
+                        help="boundary layer (GeoJSON, GeoPackage, Shapefile) to draw territories from ZIP or "
+                             "county polygons instead of Voronoi cells")
+
+
+class ProgressLine:
+    """Show the solve advancing on stderr: one rewritten line on a terminal, a line every 10 s otherwise."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self.interactive = stream.isatty()
+        self.last_line = 0.0
+
+    def __call__(self, event: dict) -> None:
+        now = time.monotonic()
+        if not self.interactive and now - self.last_line < 10 and event.get("phase") == "search":
+            return
+        self.last_line = now
+        objective, bound = event.get("objective"), event.get("bound")
+        parts = [f"{event.get('elapsed_s', 0):6.1f} s", event.get("phase", "")]
+        if objective is not None:
+            parts.append(f"best plan {objective:,.0f}")
+        if bound is not None:
+            parts.append(f"lower bound {bound:,.0f}")
+        if objective and bound is not None and objective > 0:
+            parts.append(f"gap {max(0.0, objective - bound) / objective:.2%}")
+        line = "  ".join(parts)
+        if self.interactive:
+            self.stream.write("\r" + line.ljust(78))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.interactive:
+            self.stream.write("\n")
+
+
+def _scenario(args: argparse.Namespace) -> Scenario:
+    scenario = load_scenario(args.config) if args.config else Scenario()
+    if args.time_limit is not None and args.time_limit <= 0:
+        raise ConfigError(f"--time-limit must be a positive number of seconds, got {args.time_limit:g}")
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    if args.seed is not None and args.seed < 0:
+        raise ConfigError(f"--seed must be 0 or more, got {args.seed}")
+    return scenario.with_solver(time_limit_s=args.time_limit, seed=args.seed, workers=args.workers)
+
+
+def _run_plan(args: argparse.Namespace, accounts: Path, reps: Path) -> int:
+    from optimizer.pipeline import plan_files
+
+    scenario = _scenario(args)
+    progress = ProgressLine()
+    try:
+        result = plan_files(accounts, reps, scenario, args.out,
+                            account_columns=_column_map(args.account_column, "--account-column"),
+                            rep_columns=_column_map(args.rep_column, "--rep-column"),
+                            skip_bad_rows=args.skip_bad_rows, boundaries=args.boundaries, progress=progress)
+    finally:
+        progress.close()
+    print(format_report(result.metrics))
+    print(f"\nFiles written to {args.out}/: assignments.csv, territories.geojson, metrics.json, map.html, map.png")
+    return 0
+
+
+def format_report(metrics: dict) -> str:
+    """Return the per-rep table and the summary as plain text."""
+    header = (f"{'rep':<10} {'accounts':>8} {'potential USD':>15} {'% target':>8} {'hours':>8} {'util':>6} "
+              f"{'T1/T2/T3':>12} {'mean km':>8} {'max km':>8} {'in':>4} {'out':>4}")
+    lines = [header, "-" * len(header)]
+    for row in metrics["reps"]:
+        pct = f"{row['potential_pct_of_target']:.1f}" if row["potential_pct_of_target"] is not None else "-"
+        util = f"{row['utilisation']:.0%}" if row["utilisation"] is not None else "-"
+        mean_km = f"{row['mean_distance_km']:.0f}" if row["mean_distance_km"] is not None else "-"
+        max_km = f"{row['max_distance_km']:.0f}" if row["max_distance_km"] is not None else "-"
+        tiers = f"{row['tier_1']}/{row['tier_2']}/{row['tier_3']}"
+        lines.append(f"{row['rep_id']:<10} {row['accounts']:>8} {row['potential']:>15,.0f} {pct:>8} "
+                     f"{row['workload_hours']:>8,.0f} {util:>6} {tiers:>12} {mean_km:>8} {max_km:>8} "
+                     f"{row['moved_in']:>4} {row['moved_out']:>4}")
+
+    summary, solver = metrics["summary"], metrics["solver"]
+    potential, disruption = metrics["balance"]["potential"], metrics["disruption"]
+    gap = f"{solver['gap']:.3%}" if solver["gap"] is not None else "unknown (no bound)"
+    bound = f"{solver['lower_bound']:,.0f}" if solver["lower_bound"] is not None else "none"
+    lines += [
+        "",
+        f"accounts: {summary['accounts']:,} ({summary['assigned']:,} assigned, {summary['not_located']:,} not located)",
+        f"potential: {summary['potential_assigned']:,.0f} USD assigned, "
+        f"{summary['potential_not_located']:,.0f} USD in accounts not located",
+        f"potential balance: max deviation {potential['max_deviation_from_target']:.2%} from target "
+        f"(band {_band(potential['band'])}), CV {potential['cv']:.3f}, Gini {potential['gini']:.3f}",
+        f"disruption: {disruption['accounts_moved']:,} of {disruption['accounts_with_owner']:,} owned accounts move, "
+        f"{disruption['potential_moved']:,.0f} USD of potential",
+        f"solver: {solver['status']}, objective {solver['objective']:,.0f} {solver['objective_unit']}, "
+        f"lower bound {bound}, gap {gap}, {solver['time_s']:.1f} s, seed {solver['seed']}, "
+        f"{solver['workers']} workers, OR-Tools {solver['version']}",
+    ]
+    if metrics["empty_territories"]:
+        lines.append("empty territories (no accounts): " + ", ".join(metrics["empty_territories"]))
+    if summary["skipped_rows"]:
+        lines.append(f"skipped rows: {len(summary['skipped_rows'])} (listed in metrics.json)")
+    return "\n".join(lines)
+
+
+def _band(value) -> str:
+    return f"+-{value:.1%}" if value is not None else "none"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "demo":
+            demo = importlib.resources.files("data") / "demo"
+            return _run_plan(args, Path(str(demo / "accounts.csv")), Path(str(demo / "reps.csv")))
+        return _run_plan(args, args.accounts, args.reps)
+    except TerritoryError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return next((code for kind, code in EXIT_CODES.items() if isinstance(error, kind)), 1)
+    except KeyboardInterrupt:
+        print("interrupted; no files were written", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - the last line of defence of a command-line tool
+        if args.debug:
+            raise
+        print(f"error: unexpected failure ({type(error).__name__}: {error}); no files were written. "
+              "Run again with --debug for details and report it.", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""The main job: from an account list and a rep roster to a validated plan with its files.
+
+read and validate -> locate -> score and tier -> workload -> build the instance -> pre-check ->
+solve -> validate without the solver -> metrics -> territory polygons -> files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas
+import numpy as np
+import pandas as pd
+
+from optimizer.errors import SolverError
+from optimizer.inputs import Inputs, load_inputs
+from optimizer.instance import Instance, build_instance
+from optimizer.metrics import compute_metrics
+from optimizer.outputs import write_map_html, write_map_png, write_territories_geojson
+from optimizer.regions import build_territories
+from optimizer.scenario import Scenario
+from optimizer.scoring import assign_tiers, score_accounts, workload_hours
+from optimizer.solve.cpsat import Progress
+from optimizer.solve.strategy import SolverReport, solve
+from optimizer.validator import check_plan
+
+logger = logging.getLogger(__name__)
+
+ASSIGNMENT_COLUMNS = ["account_id", "rep_id", "previous_owner", "moved", "tier", "score", "potential",
+                      "workload_hours", "distance_km", "located_by"]
+
+
+@dataclass
+class PlanResult:
+    """A solved, validated plan with everything the outputs need."""
+
+    scenario: Scenario
+    inputs: Inputs
+    instance: Instance
+    assignments: pd.DataFrame    # one row per account, ASSIGNMENT_COLUMNS first, then name, industry, lat, lon
+    metrics: dict
+    solver: SolverReport
+    territories: geopandas.GeoDataFrame | None = None
+
+
+def prepare_accounts(inputs: Inputs, scenario: Scenario) -> pd.DataFrame:
+    """Return the accounts with score, tier and workload_hours added."""
+    accounts = inputs.accounts.copy()
+    accounts["score"] = score_accounts(accounts, scenario.scoring)
+    accounts["tier"] = assign_tiers(accounts["score"], scenario.tiers)
+    overrides = accounts["workload_hours"] if "workload_hours" in accounts else None
+    accounts["workload_hours"] = workload_hours(accounts["tier"], overrides, scenario.tiers)
+    return accounts
+
+
+def plan_from_inputs(inputs: Inputs, scenario: Scenario, progress: Progress | None = None) -> PlanResult:
+    """Score, solve and check a plan for already loaded inputs."""
+    accounts = prepare_accounts(inputs, scenario)
+    instance = build_instance(accounts, inputs.reps, scenario)
+    solution = solve(instance, scenario.solver, progress)
+
+    check = check_plan(instance, solution.rep_of)
+    if not check.ok:
+        # The model and the validator disagree: a defect, never a user error. Nothing is written.
+        raise SolverError("the solver's plan breaks rules it should keep (please report this):\n  - "
+                          + "\n  - ".join(check.violations[:20]))
+
+    assignments = _assignment_table(accounts, instance, solution.rep_of)
+    metrics = compute_metrics(assignments, inputs.reps, scenario.balance.bands())
+    metrics["solver"] = solution.report.as_dict()
+    metrics["summary"] = _summary(assignments, metrics, inputs)
+    return PlanResult(scenario, inputs, instance, assignments, metrics, solution.report)
+
+
+def plan_files(accounts_path: str | Path, reps_path: str | Path, scenario: Scenario, out_dir: str | Path, *,
+               account_columns: dict[str, str] | None = None, rep_columns: dict[str, str] | None = None,
+               skip_bad_rows: bool = False, boundaries: str | Path | None = None,
+               progress: Progress | None = None) -> PlanResult:
+    """Run the main job and write its files into `out_dir`; on any error nothing is written there."""
+    inputs = load_inputs(accounts_path, reps_path, account_columns=account_columns, rep_columns=rep_columns,
+                         skip_bad_rows=skip_bad_rows)
+    result = plan_from_inputs(inputs, scenario, progress)
+    result.territories = build_territories(result.assignments, inputs.reps, boundaries=boundaries)
+    write_outputs(result, Path(out_dir))
+    return result
+
+
+def _assignment_table(accounts: pd.DataFrame, instance: Instance, rep_of: np.ndarray) -> pd.DataFrame:
+    located = accounts["lat"].notna() & accounts["lon"].notna()
+    rep_id = pd.Series([None] * len(accounts), index=accounts.index, dtype=object)
+    rep_id[located] = [instance.rep_ids[r] for r in rep_of]
+    distance = pd.Series(np.nan, index=accounts.index)
+    distance[located] = instance.pair_distance_km(np.arange(instance.account_count), rep_of)
+    previous = accounts["current_owner"].where(accounts["current_owner"].notna(), None)
+    moved = previous.notna() & rep_id.notna() & (previous != rep_id)
+    table = pd.DataFrame({
+        "account_id": accounts["account_id"],
+        "rep_id": rep_id,
+        "previous_owner": previous,
+        "moved": moved.astype(bool),
+        "tier": accounts["tier"].astype(int),
+        "score": accounts["score"].round(2),
+        "potential": accounts["potential"].astype(float),
+        "workload_hours": accounts["workload_hours"].astype(float),
+        "distance_km": distance.round(3),
+        "located_by": accounts["located_by"],
+        "name": accounts["name"],
+        "industry": accounts["industry"],
+        "lat": accounts["lat"],
+        "lon": accounts["lon"],
+    })
+    return table.reset_index(drop=True)
+
+
+def _summary(assignments: pd.DataFrame, metrics: dict, inputs: Inputs) -> dict:
+    location = metrics["location"]
+    return {
+        "accounts": len(assignments),
+        "assigned": int(assignments["rep_id"].notna().sum()),
+        "not_located": location["by_method"]["not_located"],
+        "potential_assigned": location["located_potential"],
+        "potential_not_located": location["not_located_potential"],
+        "reps": len(inputs.reps),
+        "skipped_rows": [str(issue) for issue in inputs.skipped],
+    }
+
+
+def write_outputs(result: PlanResult, out_dir: Path) -> None:
+    """Write every output file into a fresh folder beside `out_dir`, then move them in, so that a
+    failure half-way leaves `out_dir` as it was."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    try:
+        rep_metrics = {row["rep_id"]: {key: value for key, value in row.items() if key not in ("rep_id", "name")}
+                       for row in result.metrics["reps"]}
+        result.assignments[ASSIGNMENT_COLUMNS].to_csv(staging / "assignments.csv", index=False)
+        (staging / "metrics.json").write_text(json.dumps(result.metrics, indent=2, allow_nan=False) + "\n",
+                                              encoding="utf-8")
+        write_territories_geojson(result.territories, rep_metrics, result.inputs.reps, staging / "territories.geojson")
+        title = f"{result.scenario.name}: {len(result.inputs.reps)} territories"
+        write_map_html(result.territories, result.assignments, result.inputs.reps, rep_metrics,
+                       staging / "map.html", title=title)
+        write_map_png(result.territories, result.assignments, result.inputs.reps, staging / "map.png", title=title)
+        out_dir.mkdir(exist_ok=True)
+        for path in sorted(staging.iterdir()):
+            os.replace(path, out_dir / path.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    logger.info("wrote plan files to %s", out_dir)
+

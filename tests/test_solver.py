@@ -1,0 +1,160 @@
+"""Tiny instances with hand-checked answers, through the whole solve and the validator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from optimizer.errors import InfeasibleError
+from optimizer.pipeline import plan_from_inputs
+from optimizer.validator import check_plan
+from tests.plan_fixtures import HOME, make_inputs, make_scenario, point_at
+
+
+def solve_inputs(accounts, reps, scenario):
+    result = plan_from_inputs(make_inputs(accounts, reps), scenario)
+    rep_of = np.array([result.instance.rep_ids.index(r) for r in result.assignments["rep_id"]])
+    check = check_plan(result.instance, rep_of)
+    assert check.violations == []
+    return result
+
+
+def territory(result, rep_id):
+    rows = result.assignments[result.assignments["rep_id"] == rep_id]
+    return sorted(rows["account_id"])
+
+
+def potential_of(result, rep_id):
+    return next(row["potential"] for row in result.metrics["reps"] if row["rep_id"] == rep_id)
+
+
+def test_locked_key_account_counts_in_balance():
+    accounts = [{"account_id": "key", "potential": 50.0, "locked_owner": "R1"}]
+    accounts += [{"account_id": f"a{v}", "potential": float(v)} for v in (30, 25, 20, 15, 10)]
+    reps = [{"rep_id": "R1"}, {"rep_id": "R2"}]
+    result = solve_inputs(accounts, reps, make_scenario())
+
+    assert potential_of(result, "R1") == 75.0
+    assert potential_of(result, "R2") == 75.0
+    assert "key" in territory(result, "R1")
+
+
+def test_fractional_hours_fill_capacity_exactly():
+    accounts = [{"account_id": f"a{i}", "workload_hours": hours} for i, hours in enumerate((1.4, 1.4, 1.4, 1.3))]
+    reps = [{"rep_id": "R1", "capacity_hours": 2.8}, {"rep_id": "R2", "capacity_hours": 2.8}]
+    result = solve_inputs(accounts, reps, make_scenario(balance={"potential": None}))
+
+    counts = {row["rep_id"]: row["accounts"] for row in result.metrics["reps"]}
+    assert counts == {"R1": 2, "R2": 2}
+    hours = sorted(row["workload_hours"] for row in result.metrics["reps"])
+    assert hours == [2.7, 2.8]
+
+
+def _distance_case(max_accounts):
+    # Accounts lie on the way from the near rep to the far one, so each is 100 - 2 x km nearer the first.
+    far = point_at(100.0, azimuth=90.0)
+    places = {km: point_at(km, azimuth=90.0) for km in range(1, 7)}
+    accounts = [{"account_id": f"a{km}", "lat": lat, "lon": lon, "workload_hours": 1.0}
+                for km, (lat, lon) in places.items()]
+    reps = [{"rep_id": "near", "lat": HOME[0], "lon": HOME[1], "max_accounts": max_accounts},
+            {"rep_id": "far", "lat": far[0], "lon": far[1], "max_accounts": max_accounts}]
+    return solve_inputs(accounts, reps, make_scenario(balance={"potential": None}))
+
+
+def test_nearest_accounts_go_to_nearest_rep():
+    result = _distance_case(max_accounts=4)
+
+    assert territory(result, "near") == ["a1", "a2", "a3", "a4"]
+    assert territory(result, "far") == ["a5", "a6"]
+    assert result.metrics["empty_territories"] == []
+
+
+def test_uncapped_rep_left_empty_is_flagged():
+    result = _distance_case(max_accounts=None)
+
+    assert territory(result, "near") == [f"a{km}" for km in range(1, 7)]
+    far = next(row for row in result.metrics["reps"] if row["rep_id"] == "far")
+    assert result.metrics["empty_territories"] == ["far"]
+    assert far["empty"] is True
+    assert far["mean_distance_km"] is None
+    assert far["utilisation"] == 0.0
+    assert result.metrics["balance"]["potential"]["max_min_ratio"] is None
+
+
+def test_distances_are_geodesic_km():
+    result = _distance_case(max_accounts=4)
+
+    distances = dict(zip(result.assignments["account_id"], result.assignments["distance_km"], strict=True))
+    assert distances["a1"] == pytest.approx(1.0, abs=1e-3)
+    assert distances["a4"] == pytest.approx(4.0, abs=1e-3)
+
+
+def test_move_penalty_keeps_current_owner():
+    # Two reps at the same home base: only the move penalty decides, so nobody moves.
+    accounts = [{"account_id": f"a{i}", "current_owner": owner} for i, owner in enumerate(["R1", "R1", "R2", "R2"])]
+    reps = [{"rep_id": "R1"}, {"rep_id": "R2"}]
+    result = solve_inputs(accounts, reps, make_scenario())
+
+    assert result.metrics["disruption"]["accounts_moved"] == 0
+    assert territory(result, "R1") == ["a0", "a1"]
+
+
+def test_max_moves_caps_disruption():
+    # R1 owns all four accounts; balance forces two to move, and max_moves 1 cannot allow it.
+    accounts = [{"account_id": f"a{i}", "current_owner": "R1"} for i in range(4)]
+    reps = [{"rep_id": "R1"}, {"rep_id": "R2"}]
+    with pytest.raises(InfeasibleError):
+        solve_inputs(accounts, reps, make_scenario(objective={"max_moves": 1}))
+
+    result = solve_inputs(accounts, reps, make_scenario(objective={"max_moves": 2}))
+    assert result.metrics["disruption"]["accounts_moved"] == 2
+
+
+def test_industry_specialist_takes_only_its_industry():
+    accounts = [{"account_id": "g1", "industry": "Government", "potential": 100.0},
+                {"account_id": "h1", "industry": "Health", "potential": 100.0},
+                {"account_id": "h2", "industry": "Health", "potential": 100.0},
+                {"account_id": "g2", "industry": "Government", "potential": 100.0}]
+    reps = [{"rep_id": "gov", "industries": ("Government",)}, {"rep_id": "any"}]
+    result = solve_inputs(accounts, reps, make_scenario())
+
+    assert territory(result, "gov") == ["g1", "g2"]
+
+
+def test_account_share_cap_moves_big_account():
+    # 90 alone in a territory of 90+10 holds 90 %: with a 60 % cap it needs a territory of at least 150.
+    accounts = [{"account_id": "big", "potential": 90.0}] + [
+        {"account_id": f"s{i}", "potential": 10.0} for i in range(6)]
+    reps = [{"rep_id": "R1"}, {"rep_id": "R2"}]
+    result = solve_inputs(accounts, reps, make_scenario(balance={"potential": None, "max_account_share": 0.6}))
+
+    big_rep = result.assignments.set_index("account_id").loc["big", "rep_id"]
+    assert len(territory(result, big_rep)) >= 4
+
+
+def test_solver_report_is_complete():
+    accounts = [{"account_id": f"a{i}", "potential": float(10 + i)} for i in range(8)]
+    reps = [{"rep_id": "R1"}, {"rep_id": "R2"}]
+    result = solve_inputs(accounts, reps, make_scenario(balance={"potential": 0.2}, solver={"seed": 3, "workers": 1,
+                                                                                            "time_limit_s": 10}))
+
+    solver = result.metrics["solver"]
+    assert solver["status"] == "optimal"
+    assert solver["gap"] == 0.0
+    assert solver["lower_bound"] == pytest.approx(solver["objective"], abs=0.1)
+    assert solver["seed"] == 3
+    assert solver["workers"] == 1
+    assert solver["version"] == "9.15.6755"
+
+
+def test_same_seed_gives_same_plan():
+    rng = np.random.default_rng(7)
+    accounts = [{"account_id": f"a{i}", "potential": float(rng.integers(10, 100)),
+                 "lat": 40 + rng.uniform(-2, 2), "lon": -100 + rng.uniform(-2, 2), "workload_hours": 2.0}
+                for i in range(60)]
+    reps = [{"rep_id": f"R{i}", "lat": 40 + i * 0.5 - 1, "lon": -100.0} for i in range(5)]
+    scenario = make_scenario(balance={"potential": 0.1})
+    first = solve_inputs(accounts, reps, scenario)
+    second = solve_inputs(accounts, reps, scenario)
+
+    assert first.assignments["rep_id"].tolist() == second.assignments["rep_id"].tolist()
