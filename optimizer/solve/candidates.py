@@ -176,12 +176,25 @@ def price_out(instance: Instance, duals: Duals, in_model: np.ndarray, *, limit_p
     return result
 
 
-def count_open_pairs_below(instance: Instance, duals: Duals, model_pairs: Pairs, *, threshold: float) -> int:
-    """Count eligible pairs outside `model_pairs` whose reduced cost is below `threshold`.
+def pairs_below(instance: Instance, duals: Duals, model_pairs: Pairs, *, threshold: float) -> Pairs:
+    """Return every eligible pair, in the model or not, whose reduced cost is below `threshold`.
 
-    A plan that uses a pair costs at least the LP bound plus that pair's reduced cost, so when this is
-    zero for threshold = incumbent - bound, no plan better than the incumbent uses a pair left out.
+    A plan that uses a pair costs at least the LP bound plus that pair's reduced cost, so for
+    threshold = incumbent - bound these are the only pairs a better plan can use.
     """
+    value = reduced_costs(instance, duals, model_pairs.account, model_pairs.rep, model_pairs.cost)
+    keep = value < threshold
+    result = Pairs(model_pairs.account[keep], model_pairs.rep[keep], model_pairs.distance_km[keep],
+                   model_pairs.cost[keep])
+    in_model = np.zeros((instance.account_count, instance.rep_count), dtype=bool)
+    in_model[model_pairs.account, model_pairs.rep] = True
+    for pairs, _ in _open_pairs_below(instance, duals, in_model, threshold):
+        result = result.extend(pairs)
+    return result
+
+
+def count_open_pairs_below(instance: Instance, duals: Duals, model_pairs: Pairs, *, threshold: float) -> int:
+    """Count eligible pairs outside `model_pairs` whose reduced cost is below `threshold`."""
     in_model = np.zeros((instance.account_count, instance.rep_count), dtype=bool)
     in_model[model_pairs.account, model_pairs.rep] = True
     return sum(len(pairs) for pairs, _ in _open_pairs_below(instance, duals, in_model, threshold))

@@ -24,7 +24,7 @@ from optimizer.errors import InfeasibleError, SolverError
 from optimizer.feasibility import check_feasibility, format_percent
 from optimizer.instance import COST_SCALE, NO_REP, Instance
 from optimizer.scenario import SolverSettings
-from optimizer.solve.candidates import Pairs, count_open_pairs_below, nearest_candidates
+from optimizer.solve.candidates import Pairs, count_open_pairs_below, nearest_candidates, pairs_below
 from optimizer.solve.cpsat import CpSatResult, Progress, solve_cpsat
 from optimizer.solve.candidates import reduced_costs
 from optimizer.solve.relaxation import Relaxation, narrowest_band, solve_relaxation
@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 LP_SHARE_OF_TIME = 0.5
 REPAIR_TIME_S = 2.0
+FULL_SEARCH_MAX_PAIRS = 2_000_000
+PROOF_MAX_PAIRS_PER_ACCOUNT = 12
 # CP-SAT's deterministic work units per second of wall time, measured on a 2-core x86-64 machine at
 # about 0.8; the search stops on work done, not on the clock, so that the same input gives the same plan.
 WORK_PER_SECOND = 0.75
@@ -102,13 +104,22 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
     if relaxation.bound is not None:
         rounded = _round_relaxation(instance, relaxation.pairs, relaxation.values)
         fallback = repair(instance, rounded, pair_cost_function(instance), REPAIR_TIME_S)
-        result, search_pairs = _portfolio(instance, relaxation, rounded, fallback, settings, deadline,
-                                          _with_bound(progress, lower_bound))
+        result, search_pairs = _widening_search(instance, relaxation, rounded, fallback, settings, deadline,
+                                                _with_bound(progress, lower_bound), lower_bound)
     else:
         search_pairs = relaxation.pairs
         result = solve_cpsat(instance, search_pairs, hint=None, time_limit_s=deadline - time.monotonic(),
                              deterministic_limit=None, seed=settings.seed, workers=settings.workers,
                              progress=_with_bound(progress, lower_bound))
+    if result.rep_of is None and result.status == "infeasible":
+        # The search pairs hold no plan; only a search over every eligible pair can prove there is none.
+        search_pairs = _all_eligible_pairs(instance)
+        if search_pairs is not None:
+            result = solve_cpsat(instance, search_pairs, hint=None, time_limit_s=deadline - time.monotonic(),
+                                 deterministic_limit=None, seed=settings.seed, workers=settings.workers,
+                                 progress=_with_bound(progress, lower_bound))
+            if result.status == "infeasible":
+                raise InfeasibleError(*_explain_integer_infeasible(instance))
     if result.rep_of is None:
         raise SolverError(_no_plan_message(result.status, settings.time_limit_s, lower_bound, instance))
 
@@ -141,27 +152,77 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
     return Solution(result.rep_of, report)
 
 
-def _portfolio(instance: Instance, relaxation: Relaxation, rounded: np.ndarray, fallback: np.ndarray,
-               settings: SolverSettings, deadline: float, progress: Progress | None):
+def _widening_search(instance: Instance, relaxation: Relaxation, rounded: np.ndarray, fallback: np.ndarray,
+                     settings: SolverSettings, deadline: float, progress: Progress | None, lower_bound: int | None):
+    """Search a small neighbourhood of the LP solution first. While CP-SAT settles its neighbourhood
+    (optimal or infeasible within its pairs) and time remains, search every pair a better plan could
+    use when they are few enough, which makes CP-SAT's bound hold for all plans; otherwise double the
+    share of accounts it may move and search again."""
+    share, per_account = settings.free_share, settings.search_pairs_per_account
+    hint, start = rounded, fallback
+    best = best_pairs = None
+    while True:
+        result, pairs = _portfolio(instance, relaxation, hint, start, share, per_account, settings, deadline,
+                                   progress)
+        if result.rep_of is not None and (best is None or result.objective < best.objective):
+            best, best_pairs = result, pairs
+        settled = result.status in ("optimal", "infeasible")
+        at_bound = best is not None and lower_bound is not None and best.objective <= lower_bound
+        if not settled or at_bound or deadline - time.monotonic() < 1.0:
+            break
+        if best is not None and lower_bound is not None:
+            proof = _prove(instance, relaxation, best, lower_bound, settings, deadline, progress)
+            if proof is not None:
+                return proof
+        if share >= 1.0:
+            break
+        share, per_account = min(1.0, share * 2), per_account + 2
+        if best is not None:
+            hint = start = best.rep_of
+        logger.info("search settled its neighbourhood; widening to %.0f %% of accounts", share * 100)
+    return (best, best_pairs) if best is not None else (result, pairs)
+
+
+def _prove(instance: Instance, relaxation: Relaxation, best: CpSatResult, lower_bound: int,
+           settings: SolverSettings, deadline: float, progress: Progress | None):
+    """Search every pair whose reduced cost is below the gap, starting from `best`; return the result and
+    its pairs, or None when those pairs are too many."""
+    pairs = pairs_below(instance, relaxation.duals, relaxation.pairs, threshold=best.objective - lower_bound)
+    pairs = pairs.extend(_missing_pairs(instance, pairs, best.rep_of))
+    if len(pairs) > PROOF_MAX_PAIRS_PER_ACCOUNT * instance.account_count:
+        return None
+    logger.info("searching all %d pairs that could improve the plan", len(pairs))
+    remaining = deadline - time.monotonic()
+    result = solve_cpsat(instance, pairs, hint=best.rep_of, time_limit_s=remaining,
+                         deterministic_limit=remaining * WORK_PER_SECOND, seed=settings.seed,
+                         workers=settings.workers, deterministic=True, progress=progress)
+    if result.rep_of is None or result.objective > best.objective:
+        # NOTE: CP-SAT's bound over these pairs is still valid, but the better plan found earlier is kept.
+        best.bound = max(best.bound or 0, result.bound or 0) if result.rep_of is not None else best.bound
+        return best, pairs
+    return result, pairs
+
+
+def _portfolio(instance: Instance, relaxation: Relaxation, hint: np.ndarray, start: np.ndarray, free_share: float,
+               per_account: int, settings: SolverSettings, deadline: float, progress: Progress | None):
     """Run one single-threaded CP-SAT search per worker, each with its own seed and neighbourhood size,
     and return the best result with the pairs it searched.
 
     Single-threaded CP-SAT with a work limit is deterministic, and so is the choice of the best result
     (lowest objective, then lowest worker number), which parallel CP-SAT with a time limit is not.
+    `start` is a complete plan whose pairs every search includes; `hint` guides the search.
     """
     runs = []
     for worker in range(settings.workers):
-        share = settings.free_share * (1.0 + 0.5 * worker)
-        pairs = _search_pairs(instance, relaxation, np.where(rounded == NO_REP, fallback, rounded),
-                              settings.search_pairs_per_account, min(1.0, share))
-        pairs = pairs.extend(_missing_pairs(instance, pairs, fallback))
-        runs.append(pairs)
+        share = min(1.0, free_share * (1.0 + 0.5 * worker))
+        pairs = _search_pairs(instance, relaxation, np.where(hint == NO_REP, start, hint), per_account, share)
+        runs.append(pairs.extend(_missing_pairs(instance, pairs, start)))
 
     budget = max(0.1, deadline - time.monotonic())
     work_limit = budget * WORK_PER_SECOND
 
     def run(worker: int) -> CpSatResult:
-        return solve_cpsat(instance, runs[worker], hint=rounded, time_limit_s=deadline - time.monotonic(),
+        return solve_cpsat(instance, runs[worker], hint=hint, time_limit_s=deadline - time.monotonic(),
                            deterministic_limit=work_limit, seed=settings.seed + worker, workers=1,
                            progress=progress if worker == 0 else None)
 
@@ -250,6 +311,14 @@ def _with_bound(progress: Progress | None, lower_bound: int | None) -> Progress 
     return report
 
 
+def _all_eligible_pairs(instance: Instance) -> Pairs | None:
+    """Return every eligible pair, or None when there are too many to search at once."""
+    if instance.account_count * instance.rep_count > FULL_SEARCH_MAX_PAIRS:
+        return None
+    rows, cols = np.nonzero(instance.eligible_matrix(np.arange(instance.account_count)))
+    return Pairs.build(instance, rows, cols)
+
+
 def _no_plan_message(status: str, time_limit_s: float, lower_bound, instance: Instance) -> str:
     if status == "infeasible":
         return ("CP-SAT proved that no whole-account plan keeps every rule, although the LP relaxation "
@@ -257,6 +326,18 @@ def _no_plan_message(status: str, time_limit_s: float, lower_bound, instance: In
     return (f"no plan found within the time limit of {time_limit_s:g} s for {instance.account_count:,} accounts "
             f"and {instance.rep_count} reps (the LP relaxation is feasible); give a longer --time-limit or "
             "wider balance bands")
+
+
+def _explain_integer_infeasible(instance: Instance) -> tuple[list[str], list[str]]:
+    causes = ["no plan keeps every rule with whole accounts, although splitting accounts between reps would "
+              "(CP-SAT proved it over every eligible pair): the accounts are too large or too few for the bands"]
+    relaxations = []
+    if "potential" in instance.bands:
+        tolerance = narrowest_band(instance, "potential")
+        if tolerance is not None:
+            relaxations.append(f"widen the potential band beyond +-{format_percent(tolerance)}, the narrowest "
+                               "band that split accounts would allow; whole accounts need more")
+    return causes, relaxations
 
 
 def _explain_lp_infeasible(instance: Instance) -> tuple[list[str], list[str]]:
