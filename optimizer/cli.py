@@ -46,13 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_plan_options(plan)
 
     demo = commands.add_parser("demo", help="plan the embedded demo data set (10 reps, 900 accounts)")
-    _add_plan_options(demo, default_out=Path("out/demo"))
+    _add_plan_options(demo, default_out=Path("out/demo"), default_time_limit=30.0)
     return parser
 
 
-def _add_plan_options(parser: argparse.ArgumentParser, default_out: Path | None = None) -> None:
+def _add_plan_options(parser: argparse.ArgumentParser, default_out: Path | None = None,
+                      default_time_limit: float | None = None) -> None:
     parser.add_argument("--config", type=Path, help="scenario YAML with planning rules (defaults when absent)")
-    parser.add_argument("--time-limit", type=float, help="solver time limit in seconds (default 60)")
+    parser.add_argument("--time-limit", type=float, default=default_time_limit,
+                        help=f"solver time limit in seconds (default {default_time_limit or 60:g})")
     parser.add_argument("--seed", type=int, help="solver random seed (default 0)")
     parser.add_argument("--workers", type=int, help="solver threads (default 2)")
     parser.add_argument("--out", type=Path, required=default_out is None, default=default_out,
