@@ -195,7 +195,8 @@ def _prove(instance: Instance, relaxation: Relaxation, best: CpSatResult, lower_
     remaining = deadline - time.monotonic()
     result = solve_cpsat(instance, pairs, hint=best.rep_of, time_limit_s=remaining,
                          deterministic_limit=remaining * WORK_PER_SECOND, seed=settings.seed,
-                         workers=settings.workers, deterministic=True, progress=progress)
+                         workers=settings.workers, deterministic=True,
+                         progress=(lambda event: progress({**event, "bound_valid": True})) if progress else None)
     if result.rep_of is None or result.objective > best.objective:
         # NOTE: CP-SAT's bound over these pairs is still valid, but the better plan found earlier is kept.
         best.bound = max(best.bound or 0, result.bound or 0) if result.rep_of is not None else best.bound
@@ -298,12 +299,18 @@ def _report(progress: Progress | None, phase: str, started: float, objective, bo
 
 
 def _with_bound(progress: Progress | None, lower_bound: int | None) -> Progress | None:
-    """Wrap `progress` so that CP-SAT's events carry real objective units and the LP bound."""
+    """Wrap `progress` so that CP-SAT's events carry real objective units and the LP bound.
+
+    CP-SAT's own bound covers only the pairs it searches, so it is shown only when the event says
+    it holds for all plans ("bound_valid").
+    """
     if progress is None:
         return None
 
     def report(event: dict) -> None:
-        bound = max(lower_bound, event.get("bound") or lower_bound) if lower_bound is not None else event.get("bound")
+        bound = lower_bound
+        if event.get("bound_valid") and event.get("bound") is not None:
+            bound = max(bound or event["bound"], event["bound"])
         objective = event.get("objective")
         progress({**event, "objective": objective / COST_SCALE if objective is not None else None,
                   "bound": bound / COST_SCALE if bound is not None else None})
