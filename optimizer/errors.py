@@ -31,8 +31,10 @@ class RowIssue:
 
     def __str__(self) -> str:
         where = f"{self.file} row {self.row}" if self.row is not None else self.file
+        if self.column:
+            where += f", column {self.column}"
         value = f" {self.value!r}" if self.value != "" else ""
-        return f"{where}, column {self.column}:{value} {self.message}"
+        return f"{where}:{value} {self.message}"
 
 
 class InputError(TerritoryError):

@@ -82,7 +82,7 @@ def check_plan(instance: Instance, rep_of: np.ndarray) -> PlanCheck:
     owner = instance.current_owner
     moved = (owner != NO_REP) & (owner != rep_of)
     if instance.max_moves is not None and moved.sum() > instance.max_moves:
-        violations.append(f"{int(moved.sum())} accounts change owner, above max_moves {instance.max_moves}")
+        violations.append(f"accounts changing owner: {int(moved.sum())}, above max_moves {instance.max_moves}")
 
     distance = geodesic_km(instance.account_lat, instance.account_lon, instance.rep_lat[rep_of], instance.rep_lon[rep_of])
     objective = float((instance.distance_weight * distance).sum() + instance.move_penalty[moved].sum())

@@ -261,7 +261,7 @@ def test_unsupported_format(tmp_path):
     with pytest.raises(InputError) as raised:
         read_table(write(tmp_path, "accounts.xls", "x"))
     assert [str(issue) for issue in raised.value.issues] == [
-        "accounts.xls, column : has an unsupported format .xls; use CSV (.csv, .txt), Excel (.xlsx), Parquet (.parquet), GeoJSON (.geojson, .json)"
+        "accounts.xls: has an unsupported format .xls; use CSV (.csv, .txt), Excel (.xlsx), Parquet (.parquet), GeoJSON (.geojson, .json)"
     ]
 
 
@@ -419,7 +419,7 @@ def test_csv_extra_cells_rejected(tmp_path):
     with pytest.raises(InputError) as raised:
         read_table(write(tmp_path, "accounts.csv", "account_id,potential\nA-1,1,oops\n"))
     assert [str(issue) for issue in raised.value.issues] == [
-        "accounts.csv row 2, column : has 3 cells but the header has 2 columns; remove the extra cells or name their columns"
+        "accounts.csv row 2: has 3 cells but the header has 2 columns; remove the extra cells or name their columns"
     ]
 
 

@@ -47,6 +47,10 @@ def read_table(path: str | Path, *, column_map: Mapping[str, str] | None = None)
     path = Path(path)
     suffix = path.suffix.lower()
     row_issues: list[RowIssue] = []
+    if not path.is_file():
+        problem = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise InputError([RowIssue(str(path), None, "", "", f"{problem}; check the path")],
+                         summary="cannot read the input")
     if suffix in (".csv", ".txt"):
         header, rows = _read_csv(path)
     elif suffix == ".xlsx":

@@ -29,6 +29,7 @@ from optimizer.solve.cpsat import CpSatResult, Progress, solve_cpsat
 from optimizer.solve.candidates import reduced_costs
 from optimizer.solve.relaxation import Relaxation, narrowest_band, solve_relaxation
 from optimizer.solve.repair import pair_cost_function, repair
+from optimizer.validator import check_plan
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
 
     lower_bound = math.ceil(relaxation.bound - 1e-6) if relaxation.bound is not None else None
     _report(progress, "search", started, None, lower_bound)
+    fallback = None
     if relaxation.bound is not None:
         rounded = _round_relaxation(instance, relaxation.pairs, relaxation.values)
         fallback = repair(instance, rounded, pair_cost_function(instance), REPAIR_TIME_S)
@@ -111,6 +113,10 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
         result = solve_cpsat(instance, search_pairs, hint=None, time_limit_s=deadline - time.monotonic(),
                              deterministic_limit=None, seed=settings.seed, workers=settings.workers,
                              progress=_with_bound(progress, lower_bound))
+    if result.rep_of is None and fallback is not None and check_plan(instance, fallback).ok:
+        # CP-SAT found nothing in time, but the repaired rounding keeps every rule: it is the plan.
+        cost = int(Pairs.build(instance, np.arange(instance.account_count), fallback).cost.sum())
+        result = CpSatResult("feasible", fallback, cost, None, result.time_s, result.deterministic_time)
     if result.rep_of is None and result.status == "infeasible":
         # The search pairs hold no plan; only a search over every eligible pair can prove there is none.
         search_pairs = _all_eligible_pairs(instance)
@@ -222,8 +228,11 @@ def _portfolio(instance: Instance, relaxation: Relaxation, hint: np.ndarray, sta
     budget = max(0.1, deadline - time.monotonic())
     work_limit = budget * WORK_PER_SECOND
 
+    # Worker 0 starts from `hint`, the others from the complete plan `start`, so one search always
+    # begins at a plan that keeps every rule when `start` does.
     def run(worker: int) -> CpSatResult:
-        return solve_cpsat(instance, runs[worker], hint=hint, time_limit_s=deadline - time.monotonic(),
+        return solve_cpsat(instance, runs[worker], hint=hint if worker == 0 else start,
+                           time_limit_s=deadline - time.monotonic(),
                            deterministic_limit=work_limit, seed=settings.seed + worker, workers=1,
                            progress=progress if worker == 0 else None)
 

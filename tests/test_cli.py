@@ -1,0 +1,197 @@
+"""The `territory` command as a user runs it: a separate process, real files, exit codes and messages."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+SCENARIO = Path(__file__).resolve().parents[2] / "shared" / "data" / "scenarios" / "inc5000-2014"
+ASSIGNMENT_COLUMNS = ["account_id", "rep_id", "previous_owner", "moved", "tier", "score", "potential",
+                      "workload_hours", "distance_km", "located_by"]
+
+
+def territory(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "optimizer.cli", *args], capture_output=True, text=True,
+                          check=False, cwd=cwd)
+
+
+def read_csv(path: Path) -> list[dict]:
+    with path.open(newline="", encoding="utf-8") as source:
+        return list(csv.DictReader(source))
+
+
+def write_csv(path: Path, rows: list[dict]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as sink:
+        writer = csv.DictWriter(sink, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def small_files(tmp_path):
+    accounts = [
+        {"account_id": "A1", "name": "North", "lat": "32.78", "lon": "-96.80", "postal_code": "", "city": "",
+         "state": "", "industry": "Health", "potential": "120000", "current_owner": "R1"},
+        {"account_id": "a1", "name": "Lower-case id", "lat": "", "lon": "", "postal_code": "75201", "city": "",
+         "state": "", "industry": "Health", "potential": "80000", "current_owner": "R2"},
+        {"account_id": "A2", "name": "By city", "lat": "", "lon": "", "postal_code": "", "city": "Ft. Worth",
+         "state": "TX", "industry": "Energy", "potential": "100000", "current_owner": ""},
+        {"account_id": "A3", "name": "Houston", "lat": "29.76", "lon": "-95.37", "postal_code": "", "city": "",
+         "state": "", "industry": "Energy", "potential": "100000", "current_owner": "R2"},
+        {"account_id": "A4", "name": "Nowhere", "lat": "", "lon": "", "postal_code": "", "city": "Atlantis",
+         "state": "TX", "industry": "Energy", "potential": "5000", "current_owner": ""},
+    ]
+    reps = [{"rep_id": "R1", "name": "Dallas", "lat": "32.78", "lon": "-96.80", "capacity_hours": "1600",
+             "max_accounts": "", "industries": ""},
+            {"rep_id": "R2", "name": "Houston", "lat": "29.76", "lon": "-95.37", "capacity_hours": "1600",
+             "max_accounts": "", "industries": ""}]
+    return write_csv(tmp_path / "accounts.csv", accounts), write_csv(tmp_path / "reps.csv", reps)
+
+
+def test_plan_writes_every_file(small_files, tmp_path):
+    accounts, reps = small_files
+    out = tmp_path / "plan"
+    completed = territory("plan", "--accounts", str(accounts), "--reps", str(reps), "--out", str(out),
+                          "--time-limit", "10")
+
+    assert completed.returncode == 0, completed.stderr
+    assert sorted(path.name for path in out.iterdir()) == ["assignments.csv", "map.html", "map.png",
+                                                           "metrics.json", "territories.geojson"]
+    table = pd.read_csv(out / "assignments.csv", dtype=str, keep_default_na=False)
+    assert list(table.columns) == ASSIGNMENT_COLUMNS
+    assert table["account_id"].tolist() == ["A1", "a1", "A2", "A3", "A4"]
+    assert table.set_index("account_id").loc["A4", "rep_id"] == ""
+    assert table.set_index("account_id").loc["A4", "located_by"] == "not_located"
+    assert table.set_index("account_id").loc["A2", "located_by"] == "city"
+
+    metrics = json.loads((out / "metrics.json").read_text(), parse_constant=pytest.fail)
+    assert set(metrics["solver"]) >= {"status", "objective", "lower_bound", "gap", "time_s", "seed", "workers",
+                                      "version"}
+    assert metrics["summary"]["potential_not_located"] == 5000.0
+    features = json.loads((out / "territories.geojson").read_text())["features"]
+    assert [feature["properties"]["rep_id"] for feature in features] == ["R1", "R2"]
+    assert "potential USD" in completed.stdout
+    assert "5,000 USD in accounts not located" in completed.stdout
+
+
+def test_same_seed_same_file(small_files, tmp_path):
+    accounts, reps = small_files
+    for name in ("first", "second"):
+        completed = territory("plan", "--accounts", str(accounts), "--reps", str(reps), "--out",
+                              str(tmp_path / name), "--seed", "5", "--workers", "2", "--time-limit", "10")
+        assert completed.returncode == 0, completed.stderr
+
+    assert (tmp_path / "first" / "assignments.csv").read_bytes() == (tmp_path / "second" / "assignments.csv").read_bytes()
+
+
+@pytest.mark.parametrize(("change", "code", "message"), [
+    ({"potential": "-5"}, 2, "potential: '-5'"),
+    ({"current_owner": "R9"}, 2, "current_owner: 'R9'"),
+    ({"lat": "0", "lon": "0"}, 2, "(0, 0)"),
+], ids=["negative-potential", "unknown-owner", "zero-coordinates"])
+def test_bad_row_stops_without_writing(small_files, tmp_path, change, code, message):
+    accounts, reps = small_files
+    rows = read_csv(accounts)
+    rows[0].update(change)
+    write_csv(accounts, rows)
+    out = tmp_path / "plan"
+    completed = territory("plan", "--accounts", str(accounts), "--reps", str(reps), "--out", str(out))
+
+    assert completed.returncode == code
+    assert message in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert not out.exists()
+
+
+def test_failed_run_keeps_old_plan(small_files, tmp_path):
+    accounts, reps = small_files
+    out = tmp_path / "plan"
+    out.mkdir()
+    (out / "assignments.csv").write_text("old plan\n")
+    rows = read_csv(reps)
+    for row in rows:
+        row["capacity_hours"] = "1"
+    write_csv(reps, rows)
+    completed = territory("plan", "--accounts", str(accounts), "--reps", str(reps), "--out", str(out))
+
+    assert completed.returncode == 3
+    assert "total workload is" in completed.stderr
+    assert (out / "assignments.csv").read_text() == "old plan\n"
+    assert sorted(path.name for path in out.iterdir()) == ["assignments.csv"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--time-limit", "0"], "--time-limit must be a positive number of seconds, got 0"),
+    (["--workers", "0"], "--workers must be at least 1, got 0"),
+    (["--account-column", "account_id"], "--account-column 'account_id' is not NAME=HEADER"),
+], ids=["time-limit", "workers", "column-map"])
+def test_bad_option_message(small_files, tmp_path, args, message):
+    accounts, reps = small_files
+    completed = territory("plan", "--accounts", str(accounts), "--reps", str(reps), "--out", str(tmp_path / "o"),
+                          *args)
+
+    assert completed.returncode == 2
+    assert message in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_missing_file_message(tmp_path):
+    completed = territory("plan", "--accounts", str(tmp_path / "none.csv"), "--reps", str(tmp_path / "r.csv"),
+                          "--out", str(tmp_path / "o"))
+
+    assert completed.returncode == 2
+    assert "none.csv" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_demo_runs(tmp_path):
+    completed = territory("demo", "--out", str(tmp_path / "demo"), "--time-limit", "15", cwd=tmp_path)
+
+    assert completed.returncode == 0, completed.stderr
+    metrics = json.loads((tmp_path / "demo" / "metrics.json").read_text())
+    assert metrics["summary"]["accounts"] == 900
+    assert metrics["location"]["located"] == 900
+    assert metrics["solver"]["gap"] is not None
+
+
+@pytest.mark.skipif(not SCENARIO.exists(), reason="needs the shared Inc. 5000 scenario beside the checkout")
+def test_inc5000_plan_end_to_end(tmp_path):
+    out = tmp_path / "plan"
+    completed = territory("plan", "--accounts", str(SCENARIO / "accounts.csv"), "--reps", str(SCENARIO / "reps.csv"),
+                          "--out", str(out), "--time-limit", "30")
+
+    assert completed.returncode == 0, completed.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["location"]["located_share"] >= 0.995
+    assert metrics["summary"]["assigned"] == metrics["location"]["located"]
+    assert metrics["balance"]["potential"]["max_deviation_from_target"] <= 0.05 + 1e-9
+    assert metrics["solver"]["gap"] is not None
+    assert metrics["solver"]["lower_bound"] <= metrics["solver"]["objective"]
+
+
+@pytest.mark.skipif(not SCENARIO.exists(), reason="needs the shared Inc. 5000 scenario beside the checkout")
+@pytest.mark.parametrize(("column", "value", "cause"), [
+    ("capacity_hours", lambda row: f"{float(row['capacity_hours']) * 40000 / 77600:.4f}",
+     "total workload is 55,884 hours but the reps' total capacity is 40,000 hours (15,884 hours short)"),
+    ("capacity_hours", lambda row: "1600" if row["industries"] else row["capacity_hours"],
+     "reps AE-49, AE-50 take only Government Services; their lower potential limits add up to 28,461,837 USD "
+     "but those accounts hold 26,176,500 USD in total"),
+], ids=["capacity-40000", "specialists-1600"])
+def test_inc5000_infeasible_variants(tmp_path, column, value, cause):
+    rows = read_csv(SCENARIO / "reps.csv")
+    for row in rows:
+        row[column] = value(row)
+    reps = write_csv(tmp_path / "reps.csv", rows)
+    completed = territory("plan", "--accounts", str(SCENARIO / "accounts.csv"), "--reps", str(reps),
+                          "--out", str(tmp_path / "plan"))
+
+    assert completed.returncode == 3
+    assert cause in completed.stderr
+    assert "Traceback" not in completed.stderr
