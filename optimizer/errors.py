@@ -38,7 +38,7 @@ class RowIssue:
 
 
 class InputError(TerritoryError):
-    """Input files that cannot be used as they are; ``issues`` holds every problem found."""
+    """Input files that cannot be used as they are. ``issues`` lists every problem found."""
 
     def __init__(self, issues: list[RowIssue], summary: str | None = None):
         self.issues = list(issues)

@@ -186,7 +186,7 @@ def _check_locks(instance: Instance, findings: Findings) -> None:
 
 
 def _check_single_accounts(instance: Instance, findings: Findings) -> None:
-    """An account too large for every rep allowed to take it."""
+    """Find accounts too large for every rep allowed to take them."""
     accounts = np.arange(instance.account_count)
     eligible = instance.eligible_matrix(accounts)
     for band in instance.bands.values():

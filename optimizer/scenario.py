@@ -35,7 +35,7 @@ class ScoringRules(_Strict):
 
 
 class TierRules(_Strict):
-    """How scores become tiers and tiers become workload hours."""
+    """Rules that turn scores into tiers and tiers into workload hours."""
 
     method: Literal["quantile", "threshold"] = "quantile"
     # quantile: shares of accounts, best first: Tier 1 gets the top 10 %, Tier 2 the next 30 %.

@@ -37,14 +37,16 @@ LP_SHARE_OF_TIME = 0.5
 REPAIR_TIME_S = 2.0
 FULL_SEARCH_MAX_PAIRS = 2_000_000
 PROOF_MAX_PAIRS_PER_ACCOUNT = 12
-# CP-SAT's deterministic work units per second of wall time, measured on a 2-core x86-64 machine at
-# about 0.8; the search stops on work done, not on the clock, so that the same input gives the same plan.
-WORK_PER_SECOND = 0.75
+# CP-SAT's deterministic work units allowed per second of the time limit. With two search threads on a
+# 2-core x86-64 machine each thread did about 0.5 units a second; 0.35 leaves room, so that searches
+# stop on work done, not on the clock, and the same input gives the same plan.
+WORK_PER_SECOND = 0.35
+ROUND_WORK = 10.0
 
 
 @dataclass
 class SolverReport:
-    """How the plan was found and how good it is provably."""
+    """Solver outcome of a plan: status, objective, proven lower bound and gap, and the settings used."""
 
     status: str                    # "optimal" or "feasible"
     objective: float               # in objective_unit, recomputed in real units
@@ -160,32 +162,42 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
 
 def _widening_search(instance: Instance, relaxation: Relaxation, rounded: np.ndarray, fallback: np.ndarray,
                      settings: SolverSettings, deadline: float, progress: Progress | None, lower_bound: int | None):
-    """Search a small neighbourhood of the LP solution first. While CP-SAT settles its neighbourhood
-    (optimal or infeasible within its pairs) and time remains, search every pair a better plan could
-    use when they are few enough, which makes CP-SAT's bound hold for all plans; otherwise double the
-    share of accounts it may move and search again."""
+    """Search neighbourhoods of the LP solution in rounds until the deadline.
+
+    A round gives CP-SAT the accounts the LP splits plus a share of those cheapest to move. When CP-SAT
+    settles a round (optimal or infeasible within its pairs), the next step searches every pair a
+    better plan could use if they are few enough, which makes CP-SAT's bound hold for all plans.
+    Otherwise the share doubles. A round that ends on its work limit is followed by one around the
+    best plan with a fresh, seeded choice of accounts.
+    """
     share, per_account = settings.free_share, settings.search_pairs_per_account
     hint, start = rounded, fallback
     best = best_pairs = None
+    rng = np.random.default_rng(settings.seed)
+    round_number = 0
     while True:
+        work_left = (deadline - time.monotonic()) * WORK_PER_SECOND
+        work = work_left if work_left < 2 * ROUND_WORK else ROUND_WORK
         result, pairs = _portfolio(instance, relaxation, hint, start, share, per_account, settings, deadline,
-                                   progress)
+                                   work, rng if round_number > 0 else None, progress)
         if result.rep_of is not None and (best is None or result.objective < best.objective):
             best, best_pairs = result, pairs
         settled = result.status in ("optimal", "infeasible")
         at_bound = best is not None and lower_bound is not None and best.objective <= lower_bound
-        if not settled or at_bound or deadline - time.monotonic() < 1.0:
+        if at_bound or deadline - time.monotonic() < 1.0:
             break
-        if best is not None and lower_bound is not None:
+        if settled and best is not None and lower_bound is not None:
             proof = _prove(instance, relaxation, best, lower_bound, settings, deadline, progress)
             if proof is not None:
                 return proof
-        if share >= 1.0:
-            break
-        share, per_account = min(1.0, share * 2), per_account + 2
+        if settled:
+            if share >= 1.0:
+                break
+            share, per_account = min(1.0, share * 2), per_account + 2
+            logger.info("search settled its neighbourhood; widening to %.0f %% of accounts", share * 100)
         if best is not None:
             hint = start = best.rep_of
-        logger.info("search settled its neighbourhood; widening to %.0f %% of accounts", share * 100)
+        round_number += 1
     return (best, best_pairs) if best is not None else (result, pairs)
 
 
@@ -211,22 +223,23 @@ def _prove(instance: Instance, relaxation: Relaxation, best: CpSatResult, lower_
 
 
 def _portfolio(instance: Instance, relaxation: Relaxation, hint: np.ndarray, start: np.ndarray, free_share: float,
-               per_account: int, settings: SolverSettings, deadline: float, progress: Progress | None):
+               per_account: int, settings: SolverSettings, deadline: float, work_limit: float,
+               rng: np.random.Generator | None, progress: Progress | None):
     """Run one single-threaded CP-SAT search per worker, each with its own seed and neighbourhood size,
     and return the best result with the pairs it searched.
 
     Single-threaded CP-SAT with a work limit is deterministic, and so is the choice of the best result
     (lowest objective, then lowest worker number), which parallel CP-SAT with a time limit is not.
-    `start` is a complete plan whose pairs every search includes; `hint` guides the search.
+    `start` is a complete plan whose pairs every search includes; `hint` guides the search. With
+    `rng`, the accounts set free are drawn at random, favouring those cheapest to move.
     """
     runs = []
     for worker in range(settings.workers):
         share = min(1.0, free_share * (1.0 + 0.5 * worker))
-        pairs = _search_pairs(instance, relaxation, np.where(hint == NO_REP, start, hint), per_account, share)
+        noise = rng.normal(0.0, 1.0, instance.account_count) if rng is not None else None
+        pairs = _search_pairs(instance, relaxation, np.where(hint == NO_REP, start, hint), per_account, share, noise)
         runs.append(pairs.extend(_missing_pairs(instance, pairs, start)))
 
-    budget = max(0.1, deadline - time.monotonic())
-    work_limit = budget * WORK_PER_SECOND
 
     # Worker 0 starts from `hint`, the others from the complete plan `start`, so one search always
     # begins at a plan that keeps every rule when `start` does.
@@ -264,7 +277,7 @@ def _round_relaxation(instance: Instance, pairs: Pairs, values: np.ndarray) -> n
 
 
 def _search_pairs(instance: Instance, relaxation: Relaxation, hint: np.ndarray, per_account: int,
-                  free_share: float) -> Pairs:
+                  free_share: float, noise: np.ndarray | None = None) -> Pairs:
     """Return the pairs CP-SAT searches.
 
     Accounts the LP splits between reps, and the share `free_share` of the others that are cheapest to
@@ -288,7 +301,11 @@ def _search_pairs(instance: Instance, relaxation: Relaxation, hint: np.ndarray, 
     free = fractional.copy()
     budget = int(free_share * n)
     candidates = np.flatnonzero(~fractional)
-    free[candidates[np.argsort(second[candidates], kind="stable")[:budget]]] = True
+    key = second[candidates]
+    if noise is not None:
+        # Reduced costs scaled by a log-normal factor: cheap moves stay likely, others get a chance.
+        key = np.where(np.isfinite(key), np.maximum(key, 1.0) * np.exp(noise[candidates]), key)
+    free[candidates[np.argsort(key, kind="stable")[:budget]]] = True
 
     keep = np.zeros(len(pairs), dtype=bool)
     keep[order[(rank < per_account) & free[account]]] = True
@@ -310,8 +327,8 @@ def _report(progress: Progress | None, phase: str, started: float, objective, bo
 def _with_bound(progress: Progress | None, lower_bound: int | None) -> Progress | None:
     """Wrap `progress` so that CP-SAT's events carry real objective units and the LP bound.
 
-    CP-SAT's own bound covers only the pairs it searches, so it is shown only when the event says
-    it holds for all plans ("bound_valid").
+    CP-SAT's own bound covers only the pairs it searches. It is shown only for events marked
+    "bound_valid", whose search covered every pair that a better plan could use.
     """
     if progress is None:
         return None
