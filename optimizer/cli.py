@@ -36,16 +36,20 @@ def _column_map(values: list[str] | None, option: str) -> dict[str, str] | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="territory", description="Balanced sales territory plans with OR-Tools.")
-    parser.add_argument("--debug", action="store_true", help="log details and show tracebacks of unexpected errors")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="log details and show tracebacks of unexpected errors")
+    parser = argparse.ArgumentParser(prog="territory", description="Balanced sales territory plans with OR-Tools.",
+                                     parents=[common])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    plan = commands.add_parser("plan", help="plan territories from an account list and a rep roster")
+    plan = commands.add_parser("plan", parents=[common],
+                               help="plan territories from an account list and a rep roster")
     plan.add_argument("--accounts", required=True, type=Path, help="accounts file (.csv, .xlsx, .parquet, .geojson)")
     plan.add_argument("--reps", required=True, type=Path, help="reps file (.csv, .xlsx, .parquet, .geojson)")
     _add_plan_options(plan)
 
-    demo = commands.add_parser("demo", help="plan the embedded demo data set (10 reps, 900 accounts)")
+    demo = commands.add_parser("demo", parents=[common], help="plan the embedded demo data set (10 reps, 900 accounts)")
     _add_plan_options(demo, default_out=Path("out/demo"), default_time_limit=30.0)
     return parser
 
@@ -71,18 +75,21 @@ def _add_plan_options(parser: argparse.ArgumentParser, default_out: Path | None 
 
 
 class ProgressLine:
-    """Show the solve advancing on stderr: one rewritten line on a terminal, a line every 10 s otherwise."""
+    """Show the solve advancing on stderr: one rewritten line on a terminal; otherwise (a log file, CI)
+    a line at most every 10 s, the first after 10 s, so a quick run or an error prints none."""
 
     def __init__(self, stream=sys.stderr):
         self.stream = stream
         self.interactive = stream.isatty()
-        self.last_line = 0.0
+        self.last_line = time.monotonic()
+        self.written = False
 
     def __call__(self, event: dict) -> None:
         now = time.monotonic()
-        if not self.interactive and now - self.last_line < 10 and event.get("phase") == "search":
+        if not self.interactive and now - self.last_line < 10:
             return
         self.last_line = now
+        self.written = True
         objective, bound = event.get("objective"), event.get("bound")
         parts = [f"{event.get('elapsed_s', 0):6.1f} s", event.get("phase", "")]
         if objective is not None:
@@ -99,7 +106,7 @@ class ProgressLine:
         self.stream.flush()
 
     def close(self) -> None:
-        if self.interactive:
+        if self.interactive and self.written:
             self.stream.write("\n")
 
 
@@ -155,8 +162,8 @@ def format_report(metrics: dict) -> str:
         f"accounts: {summary['accounts']:,} ({summary['assigned']:,} assigned, {summary['not_located']:,} not located)",
         f"potential: {summary['potential_assigned']:,.0f} USD assigned, "
         f"{summary['potential_not_located']:,.0f} USD in accounts not located",
-        f"potential balance: max deviation {potential['max_deviation_from_target']:.2%} from target "
-        f"(band {_band(potential['band'])}), CV {potential['cv']:.3f}, Gini {potential['gini']:.3f}",
+        f"potential balance: max deviation {_fraction(potential['max_deviation_from_target'])} from target "
+        f"(band {_band(potential['band'])}), CV {_decimal(potential['cv'])}, Gini {_decimal(potential['gini'])}",
         f"disruption: {disruption['accounts_moved']:,} of {disruption['accounts_with_owner']:,} owned accounts move, "
         f"{disruption['potential_moved']:,.0f} USD of potential",
         f"solver: {solver['status']}, objective {solver['objective']:,.0f} {solver['objective_unit']}, "
@@ -174,8 +181,17 @@ def _band(value) -> str:
     return f"+-{value:.1%}" if value is not None else "none"
 
 
+def _fraction(value, digits: int = 2) -> str:
+    return f"{value:.{digits}%}" if value is not None else "n/a"
+
+
+def _decimal(value) -> str:
+    return f"{value:.3f}" if value is not None else "n/a"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.debug = getattr(args, "debug", False)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -15,6 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+# An InputError's message lists this many issues; all of them stay in ``issues``.
+MAX_ISSUES_SHOWN = 50
+
+
 class TerritoryError(Exception):
     """Base class of every error the optimizer raises on purpose."""
 
@@ -43,7 +47,10 @@ class InputError(TerritoryError):
     def __init__(self, issues: list[RowIssue], summary: str | None = None):
         self.issues = list(issues)
         head = summary or f"{len(self.issues)} problem(s) in the input; nothing was written"
-        lines = [head + ":"] + [f"  - {issue}" for issue in self.issues]
+        lines = [head + ":"] + [f"  - {issue}" for issue in self.issues[:MAX_ISSUES_SHOWN]]
+        if len(self.issues) > MAX_ISSUES_SHOWN:
+            lines.append(f"  ... and {len(self.issues) - MAX_ISSUES_SHOWN} more; fix these first, or use "
+                         "--skip-bad-rows to plan without the bad account rows")
         super().__init__("\n".join(lines))
 
 
@@ -63,7 +70,7 @@ class InfeasibleError(TerritoryError):
         self.relaxations = list(relaxations or [])
         lines = ["The request is infeasible:"] + [f"  - {cause}" for cause in self.causes]
         if self.relaxations:
-            lines.append("Smallest change found that makes it feasible:")
+            lines.append("Smallest changes found that remove a cause:")
             lines += [f"  - {relaxation}" for relaxation in self.relaxations]
         super().__init__("\n".join(lines))
 

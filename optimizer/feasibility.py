@@ -74,12 +74,13 @@ def _check_totals(instance: Instance, findings: Findings) -> None:
 
     for band in instance.bands.values():
         total = band.values.sum()
-        if band.lower.sum() > total + 1e-9:
+        slack = 1e-9 * max(1.0, abs(total))  # float sums of the same numbers in another order
+        if band.lower.sum() > total + slack:
             findings.causes.append(
                 f"the lower {band.metric} limits add up to {_num(band.lower.sum())} {band.unit}, more than the "
                 f"{_num(total)} {band.unit} there are (whole-number limits rounded up)"
             )
-        if band.upper.sum() < total - 1e-9:
+        if band.upper.sum() < total - slack:
             findings.causes.append(
                 f"the upper {band.metric} limits add up to {_num(band.upper.sum())} {band.unit}, less than the "
                 f"{_num(total)} {band.unit} to place (whole-number limits rounded down)"
@@ -127,6 +128,13 @@ def _check_specialists(instance: Instance, findings: Findings) -> None:
             supply, need = band.values[available].sum(), band.lower[group].sum()
             if supply + 1e-9 >= need:
                 continue
+            if not in_scope.any():
+                findings.causes.append(
+                    f"reps {reps} take only {names}, but no account has that industry, so they cannot reach "
+                    f"their lower {band.metric} limits; check the spelling (industries in the accounts: "
+                    f"{_industry_list(instance)})"
+                )
+                break
             findings.causes.append(
                 f"reps {reps} take only {names}; their lower {band.metric} limits add up to {_num(need)} "
                 f"{band.unit} but those accounts hold {_num(supply)} {band.unit} in total"
@@ -224,17 +232,35 @@ def _largest_allowed(allowed: np.ndarray, limits: np.ndarray) -> int:
 def _check_forced_moves(instance: Instance, findings: Findings) -> None:
     if instance.max_moves is None:
         return
-    accounts = np.arange(instance.account_count)
     owner = instance.current_owner
     has_owner = np.flatnonzero(owner != NO_REP)
-    eligible = instance.eligible_matrix(accounts[has_owner])
-    forced = int((~eligible[np.arange(len(has_owner)), owner[has_owner]]).sum())
+    eligible = instance.eligible_matrix(has_owner)
+    may_stay = eligible[np.arange(len(has_owner)), owner[has_owner]]
+    not_allowed = int((~may_stay).sum())
+
+    # A rep who owns more accounts than max_accounts allows must give the surplus away.
+    staying = np.bincount(owner[has_owner][may_stay], minlength=instance.rep_count)
+    limit = np.where(instance.max_accounts == NO_REP, np.iinfo(np.int64).max, instance.max_accounts)
+    surplus = np.maximum(0, staying - limit)
+    forced = not_allowed + int(surplus.sum())
     if forced > instance.max_moves:
+        parts = []
+        if not_allowed:
+            parts.append(f"{not_allowed} whose owner may no longer take them (locks or industries)")
+        for r in np.flatnonzero(surplus)[:5]:
+            parts.append(f"{int(surplus[r])} of rep {instance.rep_ids[r]}'s {int(staying[r])} accounts "
+                         f"(max_accounts {int(instance.max_accounts[r])})")
         findings.causes.append(
-            f"{forced} accounts must leave their current owner (locks or industries), more than max_moves "
-            f"{instance.max_moves}"
+            f"at least {forced} accounts must change owner, more than max_moves {instance.max_moves}: "
+            + "; ".join(parts)
         )
         findings.relaxations.append(f"raise max_moves to at least {forced}")
+
+
+def _industry_list(instance: Instance, limit: int = 12) -> str:
+    present = sorted({instance.industry_names[code] for code in np.unique(instance.industry) if code >= 0})
+    shown = ", ".join(present[:limit])
+    return shown + (f" and {len(present) - limit} more" if len(present) > limit else "") if present else "none"
 
 
 def _industry_name(instance: Instance, code: int) -> str:

@@ -18,7 +18,7 @@ import geopandas
 import numpy as np
 import pandas as pd
 
-from optimizer.errors import SolverError
+from optimizer.errors import ConfigError, InputError, RowIssue, SolverError
 from optimizer.inputs import Inputs, load_inputs
 from optimizer.instance import Instance, build_instance
 from optimizer.metrics import compute_metrics
@@ -61,6 +61,7 @@ def prepare_accounts(inputs: Inputs, scenario: Scenario) -> pd.DataFrame:
 
 def plan_from_inputs(inputs: Inputs, scenario: Scenario, progress: Progress | None = None) -> PlanResult:
     """Score, solve and check a plan for already loaded inputs."""
+    _check_not_empty(inputs)
     accounts = prepare_accounts(inputs, scenario)
     instance = build_instance(accounts, inputs.reps, scenario)
     solution = solve(instance, scenario.solver, progress)
@@ -78,11 +79,36 @@ def plan_from_inputs(inputs: Inputs, scenario: Scenario, progress: Progress | No
     return PlanResult(scenario, inputs, instance, assignments, metrics, solution.report)
 
 
+def _check_not_empty(inputs: Inputs) -> None:
+    if len(inputs.reps) == 0:
+        raise InputError([RowIssue("reps", None, "", "", "has no rep rows; give at least one rep")])
+    if len(inputs.accounts) == 0:
+        why = "every row was skipped as invalid" if inputs.skipped else "the file has no data rows"
+        raise InputError([RowIssue("accounts", None, "", "", f"has no accounts to plan ({why})")])
+    if inputs.accounts["lat"].isna().all():
+        raise InputError([RowIssue("accounts", None, "", "", f"none of the {len(inputs.accounts):,} accounts could be "
+                                   "located; give lat and lon, US postal codes, or city and state")])
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """Raise ConfigError when `out_dir` cannot receive the plan's files, before any work is done."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"--out {out_dir} is a file; give a folder for the plan's files")
+    parent = out_dir.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"cannot create the folder {parent} for the plan's files: {error.strerror}") from None
+    if not os.access(parent, os.W_OK | os.X_OK) or (out_dir.exists() and not os.access(out_dir, os.W_OK | os.X_OK)):
+        raise ConfigError(f"cannot write into {out_dir}; give a folder you may write to")
+
+
 def plan_files(accounts_path: str | Path, reps_path: str | Path, scenario: Scenario, out_dir: str | Path, *,
                account_columns: dict[str, str] | None = None, rep_columns: dict[str, str] | None = None,
                skip_bad_rows: bool = False, boundaries: str | Path | None = None,
                progress: Progress | None = None) -> PlanResult:
     """Run the main job and write its files into `out_dir`; on any error nothing is written there."""
+    check_out_dir(Path(out_dir))
     inputs = load_inputs(accounts_path, reps_path, account_columns=account_columns, rep_columns=rep_columns,
                          skip_bad_rows=skip_bad_rows)
     result = plan_from_inputs(inputs, scenario, progress)
@@ -134,8 +160,11 @@ def _summary(assignments: pd.DataFrame, metrics: dict, inputs: Inputs) -> dict:
 def write_outputs(result: PlanResult, out_dir: Path) -> None:
     """Write every output file into a fresh folder beside `out_dir`, then move them in, so that a
     failure half-way leaves `out_dir` as it was."""
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    check_out_dir(out_dir)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    except OSError as error:
+        raise ConfigError(f"cannot write plan files next to {out_dir}: {error.strerror}") from None
     try:
         rep_metrics = {row["rep_id"]: {key: value for key, value in row.items() if key not in ("rep_id", "name")}
                        for row in result.metrics["reps"]}
@@ -143,13 +172,16 @@ def write_outputs(result: PlanResult, out_dir: Path) -> None:
         (staging / "metrics.json").write_text(json.dumps(result.metrics, indent=2, allow_nan=False) + "\n",
                                               encoding="utf-8")
         write_territories_geojson(result.territories, rep_metrics, result.inputs.reps, staging / "territories.geojson")
-        title = f"{result.scenario.name}: {len(result.inputs.reps)} territories"
+        count = len(result.inputs.reps)
+        title = f"{result.scenario.name}: {count} {'territory' if count == 1 else 'territories'}"
         write_map_html(result.territories, result.assignments, result.inputs.reps, rep_metrics,
                        staging / "map.html", title=title)
         write_map_png(result.territories, result.assignments, result.inputs.reps, staging / "map.png", title=title)
         out_dir.mkdir(exist_ok=True)
         for path in sorted(staging.iterdir()):
             os.replace(path, out_dir / path.name)
+    except OSError as error:
+        raise ConfigError(f"cannot write plan files to {out_dir}: {error.strerror or error}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     logger.info("wrote plan files to %s", out_dir)

@@ -21,7 +21,7 @@ BALANCE_METRICS = ("potential", "accounts", "tier_1", "workload")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ScoringRules(_Strict):
@@ -91,7 +91,7 @@ class ObjectiveRules(_Strict):
 class SolverSettings(_Strict):
     time_limit_s: float = Field(60.0, gt=0, le=86_400)
     seed: int = Field(0, ge=0)
-    workers: int = Field(2, ge=1, le=64)
+    workers: int = Field(2, ge=1, le=16, description="search threads; more than the machine's cores slows each")
     candidates_per_account: int = Field(
         10, ge=1, description="nearest eligible reps offered to each account before pricing adds more"
     )
@@ -122,9 +122,11 @@ class Scenario(_Strict):
         return value.strip()
 
     def with_solver(self, **changes: object) -> Scenario:
-        """Return a copy with some solver settings changed (None values are ignored)."""
+        """Return a validated copy with some solver settings changed (None values are ignored)."""
         settings = {key: value for key, value in changes.items() if value is not None}
-        return self.model_copy(update={"solver": self.solver.model_copy(update=settings)})
+        data = self.model_dump()
+        data["solver"].update(settings)
+        return scenario_from_dict(data, source="the command-line options")
 
 
 def scenario_from_dict(data: dict, *, source: str = "scenario") -> Scenario:

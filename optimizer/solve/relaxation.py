@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from ortools.linear_solver import pywraplp
@@ -210,3 +210,20 @@ def narrowest_band(instance: Instance, metric: str, time_limit_s: float = 60.0) 
     if status != pywraplp.Solver.OPTIMAL:
         return None
     return float(tolerance.solution_value())
+
+
+def fewest_moves(instance: Instance, time_limit_s: float = 60.0) -> float | None:
+    """Return the fewest accounts that must change owner under every rule but max_moves, in the LP.
+
+    Whole-account plans need at least this many moves. Returns None when the other rules are
+    infeasible on their own, or when the LP does not finish in time.
+    """
+    free = replace(instance, max_moves=None)
+    model = _LinearModel(free)
+    rows, cols = np.nonzero(free.eligible_matrix(np.arange(free.account_count)))
+    owner = free.current_owner[rows]
+    moved = ((owner != NO_REP) & (owner != cols)).astype(np.int64)
+    model.add(Pairs(rows.astype(np.int64), cols.astype(np.int64), np.zeros(len(rows)), moved))
+    if model.solve(time_limit_s) != pywraplp.Solver.OPTIMAL:
+        return None
+    return float(model.objective.Value())

@@ -48,8 +48,12 @@ class _Loads:
         return _violation_at(self, load, np.arange(load.shape[1]))
 
 
-def repair(instance: Instance, rep_of: np.ndarray, cost_of, time_limit_s: float) -> np.ndarray:
-    """Return a copy of `rep_of` moved towards feasibility; `cost_of(accounts, reps)` gives integer costs."""
+def repair(instance: Instance, rep_of: np.ndarray, cost_of, time_limit_s: float, *, max_moves: int) -> np.ndarray:
+    """Return a copy of `rep_of` moved towards feasibility; `cost_of(accounts, reps)` gives integer costs.
+
+    The search stops after `max_moves` moves, so its result does not depend on the machine's speed;
+    the time limit only guards against a very slow machine.
+    """
     started = time.monotonic()
     rep_of = rep_of.copy()
     loads = _Loads(instance)
@@ -58,7 +62,7 @@ def repair(instance: Instance, rep_of: np.ndarray, cost_of, time_limit_s: float)
     movable = instance.locked_owner == NO_REP
     all_accounts = np.arange(instance.account_count)
     steps = 0
-    while time.monotonic() - started < time_limit_s:
+    while steps < max_moves and time.monotonic() - started < time_limit_s:
         per_rep = loads.violation(load)
         if per_rep.sum() <= 1e-12:
             break

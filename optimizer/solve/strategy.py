@@ -27,14 +27,15 @@ from optimizer.scenario import SolverSettings
 from optimizer.solve.candidates import Pairs, count_open_pairs_below, nearest_candidates, pairs_below
 from optimizer.solve.cpsat import CpSatResult, Progress, solve_cpsat
 from optimizer.solve.candidates import reduced_costs
-from optimizer.solve.relaxation import Relaxation, narrowest_band, solve_relaxation
+from optimizer.solve.relaxation import Relaxation, fewest_moves, narrowest_band, solve_relaxation
 from optimizer.solve.repair import pair_cost_function, repair
 from optimizer.validator import check_plan
 
 logger = logging.getLogger(__name__)
 
 LP_SHARE_OF_TIME = 0.5
-REPAIR_TIME_S = 2.0
+REPAIR_TIME_S = 10.0
+REPAIR_MAX_MOVES = 2_000
 FULL_SEARCH_MAX_PAIRS = 2_000_000
 PROOF_MAX_PAIRS_PER_ACCOUNT = 12
 # CP-SAT's deterministic work units allowed per second of the time limit. With two search threads on a
@@ -42,6 +43,7 @@ PROOF_MAX_PAIRS_PER_ACCOUNT = 12
 # stop on work done, not on the clock, and the same input gives the same plan.
 WORK_PER_SECOND = 0.35
 ROUND_WORK = 10.0
+MIN_ROUND_WORK = 0.5
 
 
 @dataclass
@@ -107,7 +109,7 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
     fallback = None
     if relaxation.bound is not None:
         rounded = _round_relaxation(instance, relaxation.pairs, relaxation.values)
-        fallback = repair(instance, rounded, pair_cost_function(instance), REPAIR_TIME_S)
+        fallback = repair(instance, rounded, pair_cost_function(instance), REPAIR_TIME_S, max_moves=REPAIR_MAX_MOVES)
         result, search_pairs = _widening_search(instance, relaxation, rounded, fallback, settings, deadline,
                                                 _with_bound(progress, lower_bound), lower_bound)
     else:
@@ -174,20 +176,23 @@ def _widening_search(instance: Instance, relaxation: Relaxation, rounded: np.nda
     hint, start = rounded, fallback
     best = best_pairs = None
     rng = np.random.default_rng(settings.seed)
+    # The search budget is CP-SAT work, fixed by the time limit alone, so that how long the LP took on
+    # this machine does not change the plan. The wall-clock deadline only guards against slow machines.
+    work_left = settings.time_limit_s * WORK_PER_SECOND
     round_number = 0
     while True:
-        work_left = (deadline - time.monotonic()) * WORK_PER_SECOND
         work = work_left if work_left < 2 * ROUND_WORK else ROUND_WORK
-        result, pairs = _portfolio(instance, relaxation, hint, start, share, per_account, settings, deadline,
-                                   work, rng if round_number > 0 else None, progress)
+        result, pairs, work_used = _portfolio(instance, relaxation, hint, start, share, per_account, settings,
+                                              deadline, work, rng if round_number > 0 else None, progress)
+        work_left -= work_used
         if result.rep_of is not None and (best is None or result.objective < best.objective):
             best, best_pairs = result, pairs
         settled = result.status in ("optimal", "infeasible")
         at_bound = best is not None and lower_bound is not None and best.objective <= lower_bound
-        if at_bound or deadline - time.monotonic() < 1.0:
+        if at_bound or work_left < MIN_ROUND_WORK or deadline - time.monotonic() < 1.0:
             break
         if settled and best is not None and lower_bound is not None:
-            proof = _prove(instance, relaxation, best, lower_bound, settings, deadline, progress)
+            proof = _prove(instance, relaxation, best, lower_bound, settings, deadline, work_left, progress)
             if proof is not None:
                 return proof
         if settled:
@@ -202,7 +207,7 @@ def _widening_search(instance: Instance, relaxation: Relaxation, rounded: np.nda
 
 
 def _prove(instance: Instance, relaxation: Relaxation, best: CpSatResult, lower_bound: int,
-           settings: SolverSettings, deadline: float, progress: Progress | None):
+           settings: SolverSettings, deadline: float, work_limit: float, progress: Progress | None):
     """Search every pair whose reduced cost is below the gap, starting from `best`; return the result and
     its pairs, or None when those pairs are too many."""
     pairs = pairs_below(instance, relaxation.duals, relaxation.pairs, threshold=best.objective - lower_bound)
@@ -210,9 +215,8 @@ def _prove(instance: Instance, relaxation: Relaxation, best: CpSatResult, lower_
     if len(pairs) > PROOF_MAX_PAIRS_PER_ACCOUNT * instance.account_count:
         return None
     logger.info("searching all %d pairs that could improve the plan", len(pairs))
-    remaining = deadline - time.monotonic()
-    result = solve_cpsat(instance, pairs, hint=best.rep_of, time_limit_s=remaining,
-                         deterministic_limit=remaining * WORK_PER_SECOND, seed=settings.seed,
+    result = solve_cpsat(instance, pairs, hint=best.rep_of, time_limit_s=deadline - time.monotonic(),
+                         deterministic_limit=work_limit, seed=settings.seed,
                          workers=settings.workers, deterministic=True,
                          progress=(lambda event: progress({**event, "bound_valid": True})) if progress else None)
     if result.rep_of is None or result.objective > best.objective:
@@ -251,11 +255,12 @@ def _portfolio(instance: Instance, relaxation: Relaxation, hint: np.ndarray, sta
 
     with ThreadPoolExecutor(max_workers=settings.workers) as pool:
         results = list(pool.map(run, range(settings.workers)))
+    work_used = max(result.deterministic_time for result in results)
     found = [(result.objective, worker) for worker, result in enumerate(results) if result.rep_of is not None]
     if not found:
-        return results[0], runs[0]
+        return results[0], runs[0], work_used
     _, best = min(found)
-    return results[best], runs[best]
+    return results[best], runs[best], work_used
 
 
 def _missing_pairs(instance: Instance, pairs: Pairs, plan: np.ndarray) -> Pairs:
@@ -374,17 +379,23 @@ def _explain_integer_infeasible(instance: Instance) -> tuple[list[str], list[str
 
 
 def _explain_lp_infeasible(instance: Instance) -> tuple[list[str], list[str]]:
+    """Name the rules that cannot hold, with the narrowest band or the fewest moves the LP allows."""
     causes = ["no assignment keeps every rule at once, even with accounts split between reps (the LP "
               "relaxation over every eligible pair is infeasible)"]
     relaxations = []
-    if "potential" in instance.bands:
-        tolerance = narrowest_band(instance, "potential")
-        band = instance.bands["potential"]
-        if tolerance is None:
-            causes.append("the rules other than the potential band already conflict (capacity, max_accounts, "
-                          "locks, industries or other bands)")
-        else:
-            causes.append(f"the potential band of +-{format_percent(band.tolerance)} is too narrow: the other rules allow "
-                          f"no better balance than +-{format_percent(tolerance)}")
-            relaxations.append(f"widen the potential band to at least +-{format_percent(tolerance)}")
+    for metric, band in instance.bands.items():
+        tolerance = narrowest_band(instance, metric)
+        if tolerance is not None and tolerance > band.tolerance + 1e-9:
+            causes.append(f"the {metric} band of +-{format_percent(band.tolerance)} is too narrow: the other rules "
+                          f"allow no better balance than +-{format_percent(tolerance)}")
+            relaxations.append(f"widen the {metric} band to at least +-{format_percent(tolerance)}")
+    if instance.max_moves is not None:
+        moves = fewest_moves(instance)
+        if moves is not None and moves > instance.max_moves:
+            causes.append(f"max_moves {instance.max_moves} is too low: the other rules need at least "
+                          f"{math.ceil(moves - 1e-6)} accounts to change owner")
+            relaxations.append(f"raise max_moves to at least {math.ceil(moves - 1e-6)}")
+    if len(causes) == 1:
+        causes.append("no single band or max_moves is to blame: capacity, max_accounts, locks, industries and "
+                      "bands conflict together; check the pre-check figures above by loosening one rule at a time")
     return causes, relaxations
