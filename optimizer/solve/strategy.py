@@ -367,14 +367,18 @@ def _no_plan_message(status: str, time_limit_s: float, lower_bound, instance: In
 
 
 def _explain_integer_infeasible(instance: Instance) -> tuple[list[str], list[str]]:
+    """Explain a request that split accounts could meet but whole accounts cannot, band by band."""
     causes = ["no plan keeps every rule with whole accounts, although splitting accounts between reps would "
               "(CP-SAT proved it over every eligible pair): the accounts are too large or too few for the bands"]
     relaxations = []
-    if "potential" in instance.bands:
-        tolerance = narrowest_band(instance, "potential")
-        if tolerance is not None:
-            relaxations.append(f"widen the potential band beyond +-{format_percent(tolerance)}, the narrowest "
-                               "band that split accounts would allow; whole accounts need more")
+    for metric, band in sorted(instance.bands.items(), key=lambda item: item[1].tolerance):
+        tolerance = narrowest_band(instance, metric)
+        if tolerance is None:
+            continue
+        causes.append(f"the {metric} band is +-{format_percent(band.tolerance)}; with split accounts the other rules "
+                      f"would allow +-{format_percent(tolerance)}")
+        relaxations.append(f"widen the {metric} band beyond +-{format_percent(max(tolerance, band.tolerance))}; "
+                           "whole accounts need more than split ones")
     return causes, relaxations
 
 
