@@ -161,7 +161,6 @@ def test_demo_runs(tmp_path):
     assert metrics["solver"]["gap"] is not None
 
 
-@pytest.mark.skipif(not SCENARIO.exists(), reason="needs the shared Inc. 5000 scenario beside the checkout")
 def test_inc5000_plan_end_to_end(tmp_path):
     out = tmp_path / "plan"
     completed = territory("plan", "--accounts", str(SCENARIO / "accounts.csv"), "--reps", str(SCENARIO / "reps.csv"),
@@ -176,7 +175,6 @@ def test_inc5000_plan_end_to_end(tmp_path):
     assert metrics["solver"]["lower_bound"] <= metrics["solver"]["objective"]
 
 
-@pytest.mark.skipif(not SCENARIO.exists(), reason="needs the shared Inc. 5000 scenario beside the checkout")
 @pytest.mark.parametrize(("column", "value", "cause"), [
     ("capacity_hours", lambda row: f"{float(row['capacity_hours']) * 40000 / 77600:.4f}",
      "total workload is 55,884 hours but the reps' total capacity is 40,000 hours (15,884 hours short)"),
