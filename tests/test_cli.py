@@ -193,3 +193,49 @@ def test_inc5000_infeasible_variants(tmp_path, column, value, cause):
     assert completed.returncode == 3
     assert cause in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_skipped_rows_are_listed(small_files, tmp_path):
+    accounts, reps = small_files
+    rows = read_csv(accounts)
+    rows[1]["potential"] = "lots"
+    write_csv(accounts, rows)
+    # Without row 3 the accounts cannot balance within +-5 %, so the band is widened.
+    config = tmp_path / "wide.yaml"
+    config.write_text("balance:\n  potential: 0.5\n")
+    out = tmp_path / "plan"
+    completed = territory("plan", "--accounts", str(accounts), "--reps", str(reps), "--out", str(out),
+                          "--skip-bad-rows", "--config", str(config), "--time-limit", "10")
+
+    assert completed.returncode == 0, completed.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert len(metrics["summary"]["skipped_rows"]) == 1
+    assert metrics["summary"]["skipped_rows"][0].startswith("accounts.csv row 3, column potential: 'lots'")
+    table = pd.read_csv(out / "assignments.csv", dtype=str, keep_default_na=False)
+    assert "a1" not in table["account_id"].tolist()
+    assert "skipped rows: 1" in completed.stdout
+
+
+def test_boundary_layer_draws_territories(small_files, tmp_path):
+    # A north square (Dallas, Fort Worth) and a south square (Houston). Balance gives R1 both Dallas
+    # accounts and R2 Fort Worth and Houston; each unit goes to the rep with most potential in it.
+    accounts, reps = small_files
+    squares = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"unit": "north"},
+         "geometry": {"type": "Polygon", "coordinates": [[[-99, 31.5], [-94, 31.5], [-94, 34], [-99, 34], [-99, 31.5]]]}},
+        {"type": "Feature", "properties": {"unit": "south"},
+         "geometry": {"type": "Polygon", "coordinates": [[[-99, 28], [-94, 28], [-94, 31.5], [-99, 31.5], [-99, 28]]]}},
+    ]}
+    layer = tmp_path / "units.geojson"
+    layer.write_text(json.dumps(squares))
+    out = tmp_path / "plan"
+    completed = territory("plan", "--accounts", str(accounts), "--reps", str(reps), "--out", str(out),
+                          "--boundaries", str(layer), "--time-limit", "10")
+
+    assert completed.returncode == 0, completed.stderr
+    features = json.loads((out / "territories.geojson").read_text())["features"]
+    shapes = {feature["properties"]["rep_id"]: feature["geometry"] for feature in features}
+    assert shapes["R1"]["type"] == "Polygon"
+    assert sorted(point[1] for point in shapes["R1"]["coordinates"][0])[0] == 31.5
+    assert shapes["R2"]["type"] == "Polygon"
+    assert sorted(point[1] for point in shapes["R2"]["coordinates"][0])[0] == 28
