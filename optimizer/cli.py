@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.debug = getattr(args, "debug", False)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+                        format="%(levelname)s %(name)s: %(message)s" if args.debug else "%(levelname)s: %(message)s")
     try:
         if args.command == "demo":
             demo = importlib.resources.files("data") / "demo"
