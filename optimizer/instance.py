@@ -7,7 +7,7 @@ could not be located are left out here (the pipeline reports them on their own l
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -65,7 +65,6 @@ class Instance:
     distance_unit: str
     move_penalty: np.ndarray      # objective charge when the account leaves its current owner
     objective_unit: str
-    notes: list[str] = field(default_factory=list)
 
     @property
     def account_count(self) -> int:
@@ -107,10 +106,6 @@ class Instance:
         spherical = spherical_km(self.account_lat[accounts], self.account_lon[accounts],
                                  self.rep_lat[reps], self.rep_lon[reps])
         return self.pair_cost(accounts, reps, spherical * SPHERICAL_LOWER_FACTOR)
-
-
-def _scaled(values: np.ndarray) -> np.ndarray:
-    return np.rint(np.asarray(values, dtype=float) * QUANTITY_SCALE).astype(np.int64)
 
 
 def build_instance(accounts: pd.DataFrame, reps: pd.DataFrame, scenario: Scenario) -> Instance:
@@ -203,36 +198,3 @@ def _bands(scenario: Scenario, potential, workload, tier, capacity) -> dict[str,
         bands[metric] = Band(metric, tolerance, target, lower, upper, values, unit)
     return bands
 
-
-# Current owner of a subproblem account whose owner is not among the subproblem's reps: every pair moves it.
-OUTSIDE_REP = -2
-
-
-def subproblem(instance: Instance, accounts: np.ndarray, reps: np.ndarray, moves_left: int | None) -> Instance:
-    """Return the instance restricted to `accounts` and `reps`, with the same limits per rep.
-
-    The caller passes every account the reps hold, so the reps' limits apply unchanged; `moves_left`
-    is the move budget not used by accounts outside the subproblem.
-    """
-    rep_position = np.full(instance.rep_count, OUTSIDE_REP, dtype=np.int64)
-    rep_position[reps] = np.arange(len(reps))
-
-    def remap(owner: np.ndarray) -> np.ndarray:
-        return np.where(owner == NO_REP, NO_REP, rep_position[np.maximum(owner, 0)])
-
-    bands = {metric: Band(metric, band.tolerance, band.target[reps], band.lower[reps], band.upper[reps],
-                          band.values[accounts], band.unit) for metric, band in instance.bands.items()}
-    return Instance(
-        account_ids=[instance.account_ids[a] for a in accounts],
-        rep_ids=[instance.rep_ids[r] for r in reps],
-        account_lat=instance.account_lat[accounts], account_lon=instance.account_lon[accounts],
-        rep_lat=instance.rep_lat[reps], rep_lon=instance.rep_lon[reps],
-        potential=instance.potential[accounts], workload=instance.workload[accounts], tier=instance.tier[accounts],
-        industry=instance.industry[accounts], industry_names=instance.industry_names,
-        rep_industries=[instance.rep_industries[r] for r in reps],
-        current_owner=remap(instance.current_owner[accounts]), locked_owner=remap(instance.locked_owner[accounts]),
-        capacity=instance.capacity[reps], max_accounts=instance.max_accounts[reps], bands=bands,
-        max_account_share=instance.max_account_share, max_moves=moves_left,
-        distance_weight=instance.distance_weight[accounts], distance_unit=instance.distance_unit,
-        move_penalty=instance.move_penalty[accounts], objective_unit=instance.objective_unit,
-    )
