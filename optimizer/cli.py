@@ -2,6 +2,8 @@
 
     territory plan --accounts FILE --reps FILE [--config scenario.yaml] [--time-limit SECONDS] --out DIR
     territory demo [--out DIR]
+    territory serve [--host HOST] [--port PORT] [--no-demo]
+    territory keys create --role ROLE [--rep-id REP] [--name NAME] | keys revoke ID | keys list
 
 Exit codes: 0 plan written, 2 bad input or settings, 3 infeasible request, 4 no plan found in time,
 1 unexpected failure. Errors print one readable message on stderr, never a traceback (unless --debug).
@@ -51,6 +53,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", parents=[common], help="plan the embedded demo data set (10 reps, 900 accounts)")
     _add_plan_options(demo, default_out=Path("out/demo"), default_time_limit=30.0)
+
+    serve = commands.add_parser("serve", parents=[common],
+                                help="run the HTTP API; the database comes from DATABASE_URL (default: ./territory.db)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="TCP port to listen on (default 8000)")
+    serve.add_argument("--no-demo", action="store_true",
+                       help="do not load the demo data set into an empty database")
+
+    keys = commands.add_parser("keys", parents=[common], help="create, list and revoke API keys of the service")
+    key_commands = keys.add_subparsers(dest="key_command", required=True)
+    create = key_commands.add_parser("create", parents=[common], help="create a key and print it (shown only once)")
+    create.add_argument("--role", required=True, choices=["sales_ops", "leadership", "ae"],
+                        help="sales_ops: everything; leadership: read, create scenarios and runs; "
+                             "ae: read plans and one rep's detail")
+    create.add_argument("--rep-id", help="rep an ae key may see (required for --role ae)")
+    create.add_argument("--name", default="", help="who or what holds the key, for key lists")
+    revoke = key_commands.add_parser("revoke", parents=[common], help="revoke a key by its id")
+    revoke.add_argument("key_id", type=int, help="id shown by `territory keys list`")
+    key_commands.add_parser("list", parents=[common], help="list keys (ids, prefixes, roles; never the keys)")
     return parser
 
 
@@ -189,12 +210,80 @@ def _decimal(value) -> str:
     return f"{value:.3f}" if value is not None else "n/a"
 
 
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+    from api.db import make_engine, make_session_factory, upgrade_database
+    from api.demo import ensure_local_key, load_demo
+    from api.settings import Settings
+
+    # A server's log is its record: time stamps and INFO lines (starts, stops, runs) belong in it.
+    logging.basicConfig(force=True, level=logging.DEBUG if args.debug else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    upgrade_database(engine)
+    with make_session_factory(engine).begin() as session:
+        demo = load_demo(session, settings) if settings.load_demo and not args.no_demo else None
+        key = ensure_local_key(session)
+    engine.dispose()
+
+    base = f"http://{args.host}:{args.port}"
+    if demo is not None:
+        print(f"Loaded the demo data set as dataset {demo.dataset_id} and scenario {demo.id}.")
+    if key is not None:
+        print(f"API key for local use (role sales_ops; shown only this once, stored as a hash):\n  {key.token}\n"
+              f"Try: curl -H 'X-API-Key: {key.token}' {base}/datasets")
+    else:
+        print("API keys exist already; create another with: territory keys create --role sales_ops")
+    print(f"API documentation: {base}/docs")
+    sys.stdout.flush()
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="debug" if args.debug else "info")
+    return 0
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from api.auth import create_key, describe_key, revoke_key
+    from api.db import make_engine, make_session_factory, upgrade_database
+    from api.models import ApiKey, Role
+    from api.settings import Settings
+    from sqlalchemy import select
+
+    engine = make_engine(Settings().database_url)
+    upgrade_database(engine)
+    try:
+        with make_session_factory(engine).begin() as session:
+            if args.key_command == "create":
+                try:
+                    key = create_key(session, Role(args.role), args.name or f"{args.role} key", args.rep_id)
+                except ValueError as error:
+                    raise ConfigError(f"{error}; give --rep-id REP with --role ae, and only then") from None
+                print(f"created key {key.id} (role {key.role.value}{', rep ' + key.rep_id if key.rep_id else ''}); "
+                      f"it is shown only this once:\n{key.token}")
+            elif args.key_command == "revoke":
+                row = revoke_key(session, args.key_id)
+                if row is None:
+                    raise ConfigError(f"no API key has id {args.key_id}; `territory keys list` shows the ids")
+                print(f"revoked key {row.id} ({row.key_prefix}..., role {row.role})")
+            else:
+                rows = session.scalars(select(ApiKey).order_by(ApiKey.id)).all()
+                print("\n".join(describe_key(row) for row in rows) if rows else "no API keys")
+    finally:
+        engine.dispose()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.debug = getattr(args, "debug", False)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s" if args.debug else "%(levelname)s: %(message)s")
     try:
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "keys":
+            return _keys(args)
         if args.command == "demo":
             demo = importlib.resources.files("data") / "demo"
             return _run_plan(args, Path(str(demo / "accounts.csv")), Path(str(demo / "reps.csv")))

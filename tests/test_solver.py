@@ -1,4 +1,4 @@
-"""Tiny instances with hand-checked answers, through the whole solve and the validator."""
+"""Tiny instances with hand-checked results, through the whole solve and the validator."""
 
 from __future__ import annotations
 

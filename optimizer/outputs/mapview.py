@@ -583,7 +583,7 @@ def write_map_png(
     axes.set_xlabel(f"{scene.crs_label}. {scene.not_located} accounts not located (not drawn).", fontsize=8)
     _add_png_legend(axes, scene, reps)
 
-    figure.savefig(path, dpi=PNG_DPI, format="png")
+    figure.savefig(path, dpi=PNG_DPI, format="png", bbox_inches="tight", pad_inches=0.2)
     logger.info("wrote PNG map of %d territories to %s", len(scene.territories), path)
     return path
 

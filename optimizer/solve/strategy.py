@@ -46,6 +46,7 @@ ROUND_WORK = 10.0
 MIN_ROUND_WORK = 0.5
 
 
+
 @dataclass
 class SolverReport:
     """Solver outcome of a plan: status, objective, proven lower bound and gap, and the settings used."""
@@ -234,21 +235,20 @@ def _portfolio(instance: Instance, relaxation: Relaxation, hint: np.ndarray, sta
 
     Single-threaded CP-SAT with a work limit is deterministic, and so is the choice of the best result
     (lowest objective, then lowest worker number), which parallel CP-SAT with a time limit is not.
-    `start` is a complete plan whose pairs every search includes; `hint` guides the search. With
+    `start` is a complete plan whose pairs every search includes, so each search can reach it; `hint`
+    guides the search (on the first round the LP rounding, which beat the repaired plan as a start). With
     `rng`, the accounts set free are drawn at random, favouring those cheapest to move.
     """
     runs = []
     for worker in range(settings.workers):
-        share = min(1.0, free_share * (1.0 + 0.5 * worker))
+        share = min(1.0, free_share * 2 ** worker)
         noise = rng.normal(0.0, 1.0, instance.account_count) if rng is not None else None
         pairs = _search_pairs(instance, relaxation, np.where(hint == NO_REP, start, hint), per_account, share, noise)
         runs.append(pairs.extend(_missing_pairs(instance, pairs, start)))
 
 
-    # Worker 0 starts from `hint`, the others from the complete plan `start`, so one search always
-    # begins at a plan that keeps every rule when `start` does.
     def run(worker: int) -> CpSatResult:
-        return solve_cpsat(instance, runs[worker], hint=hint if worker == 0 else start,
+        return solve_cpsat(instance, runs[worker], hint=hint,
                            time_limit_s=deadline - time.monotonic(),
                            deterministic_limit=work_limit, seed=settings.seed + worker, workers=1,
                            progress=progress if worker == 0 else None)
