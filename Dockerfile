@@ -1,7 +1,14 @@
-# The territory optimizer's command line. The service issue adds `territory serve` on top of this image.
+# The territory optimizer's HTTP service: `territory serve` (uvicorn) on port 8000, as a non-root user.
+#
+#   docker build -t territory .
+#   docker run -p 8000:8000 -v territory-data:/data territory      # SQLite file in the volume
+#   docker run -p 8000:8000 -e DATABASE_URL=postgresql://USER:PASSWORD@HOST:5432/DB territory
+#
+# The first start prints an API key for the sales_ops role (see `docker logs`). The command line works
+# too: `docker run territory keys create --role leadership`, or `territory plan ...` with mounted files.
 FROM python:3.11-slim
 
-RUN useradd --create-home --uid 10001 planner
+RUN useradd --create-home --uid 10001 planner && mkdir /data && chown planner /data
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY optimizer ./optimizer
@@ -10,6 +17,9 @@ COPY data ./data
 RUN pip install --no-cache-dir .
 
 USER planner
-WORKDIR /home/planner
+WORKDIR /data
+VOLUME ["/data"]
+ENV DATABASE_URL=sqlite:////data/territory.db
+EXPOSE 8000
 ENTRYPOINT ["territory"]
-CMD ["demo", "--out", "/home/planner/out/demo"]
+CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]

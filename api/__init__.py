@@ -1,1 +1,1 @@
-"""The FastAPI service over the optimizer library (not built yet: the command line is the interface)."""
+"""The FastAPI service over the optimizer library; `api.app.create_app` builds it and `territory serve` runs it."""

@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="sales_ops: everything; leadership: read, create scenarios and runs; "
                              "ae: read plans and one rep's detail")
     create.add_argument("--rep-id", help="rep an ae key may see (required for --role ae)")
-    create.add_argument("--name", default="", help="who or what holds the key, for key lists")
+    create.add_argument("--name", default="", help="name of the key's owner, shown by `territory keys list`")
     revoke = key_commands.add_parser("revoke", parents=[common], help="revoke a key by its id")
     revoke.add_argument("key_id", type=int, help="id shown by `territory keys list`")
     key_commands.add_parser("list", parents=[common], help="list keys (ids, prefixes, roles; never the keys)")
@@ -214,7 +214,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
-    from api.db import make_engine, make_session_factory, upgrade_database
+    from api.db import make_engine, make_session_factory
     from api.demo import ensure_local_key, load_demo
     from api.settings import Settings
 
@@ -223,7 +223,7 @@ def _serve(args: argparse.Namespace) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
     engine = make_engine(settings.database_url)
-    upgrade_database(engine)
+    _upgrade_or_explain(engine)
     with make_session_factory(engine).begin() as session:
         demo = load_demo(session, settings) if settings.load_demo and not args.no_demo else None
         key = ensure_local_key(session)
@@ -243,22 +243,35 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _upgrade_or_explain(engine) -> None:  # noqa: ANN001 - a SQLAlchemy Engine, imported lazily
+    """Bring the database schema up to date, turning a failed connection into a ConfigError."""
+    from sqlalchemy.exc import OperationalError
+
+    from api.db import upgrade_database
+
+    try:
+        upgrade_database(engine)
+    except OperationalError as error:
+        url = engine.url.render_as_string(hide_password=True)
+        raise ConfigError(f"cannot connect to the database {url}: {error.orig}; check DATABASE_URL") from None
+
+
 def _keys(args: argparse.Namespace) -> int:
     from api.auth import create_key, describe_key, revoke_key
-    from api.db import make_engine, make_session_factory, upgrade_database
+    from api.db import make_engine, make_session_factory
     from api.models import ApiKey, Role
     from api.settings import Settings
     from sqlalchemy import select
 
     engine = make_engine(Settings().database_url)
-    upgrade_database(engine)
+    _upgrade_or_explain(engine)
     try:
         with make_session_factory(engine).begin() as session:
             if args.key_command == "create":
                 try:
                     key = create_key(session, Role(args.role), args.name or f"{args.role} key", args.rep_id)
                 except ValueError as error:
-                    raise ConfigError(f"{error}; give --rep-id REP with --role ae, and only then") from None
+                    raise ConfigError(f"{error} (option --rep-id)") from None
                 print(f"created key {key.id} (role {key.role.value}{', rep ' + key.rep_id if key.rep_id else ''}); "
                       f"it is shown only this once:\n{key.token}")
             elif args.key_command == "revoke":

@@ -9,7 +9,8 @@ import pandas as pd
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from tests.api.conftest import Service, add_keys, csv_bytes, small_files, test_settings, upload
+from tests.api.conftest import (Service, add_keys, create_scenario, csv_bytes, small_files, start_run, test_settings,
+                                upload, wait_for_run)
 
 BAD_ACCOUNTS = [
     {"account_id": "A-1", "name": "One", "lat": "32.8", "lon": "-96.8", "potential": "1000"},
@@ -80,7 +81,14 @@ def test_account_ids_case_sensitive(service: Service) -> None:
     rows = [{"account_id": "x-1", "lat": "32.8", "lon": "-96.8", "potential": "100"},
             {"account_id": "X-1", "lat": "32.9", "lon": "-96.7", "potential": "100"}]
     files = {"accounts": ("accounts.csv", csv_bytes(rows)), "reps": small_files(reps=2)["reps"]}
-    assert upload(service, files)["account_count"] == 2
+    dataset = upload(service, files)
+    assert dataset["account_count"] == 2
+
+    scenario = create_scenario(service, dataset["id"], {"balance": {"potential": None}})
+    run = wait_for_run(service.client, service.headers(), start_run(service, scenario["id"], 5.0)["url"])
+    assert run["status"] == "succeeded", run
+    page = service.client.get(f"/plans/{run['plan_id']}/assignments", headers=service.headers()).json()
+    assert [item["account_id"] for item in page["items"]] == ["x-1", "X-1"]
 
 
 def test_bad_column_map_is_422(service: Service) -> None:

@@ -1,7 +1,7 @@
 """Roles: every route with a key of each role, allowed and forbidden, and with missing, bad or revoked keys.
 
 Allowed calls use ids or bodies that fail after the role check (404 or 422), so that this file starts no
-solve and deletes nothing; the response must then be anything but 401 and 403.
+solve and deletes nothing. Their response must then be anything but 401 and 403.
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-from tests.api.conftest import INC5000
+import pytest
+from tests.api.conftest import INC5000, postgresql_schema_url
 
 START_TIMEOUT_S = 60.0
 
@@ -72,8 +73,17 @@ def _printed_key(lines: list[str]) -> str:
     return keys[0]
 
 
-def test_inc5000_flow(database_url: str, tmp_path: Path) -> None:
-    with running_server(tmp_path, database_url, "--no-demo") as (base, printed):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no tables yet, as on a new installation."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+    else:
+        yield from postgresql_schema_url()
+
+
+def test_inc5000_flow(empty_database_url: str, tmp_path: Path) -> None:
+    with running_server(tmp_path, empty_database_url, "--no-demo") as (base, printed):
         with httpx.Client(base_url=base, headers={"X-API-Key": _printed_key(printed)}, timeout=60) as client:
             _plan_inc5000(client)
 
@@ -126,3 +136,24 @@ def test_first_start_loads_demo(tmp_path: Path) -> None:
     with running_server(tmp_path, None) as (base, printed):
         assert not any(line.strip().startswith("tk_") for line in printed)
         assert any("API keys exist already" in line for line in printed)
+
+
+def test_keys_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from optimizer.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'keys.db'}")
+    assert main(["keys", "create", "--role", "ae", "--rep-id", "AE-03", "--name", "Priya"]) == 0
+    created = capsys.readouterr().out
+    assert "created key 1 (role ae, rep AE-03)" in created
+    assert created.strip().splitlines()[-1].startswith("tk_")
+
+    assert main(["keys", "create", "--role", "ae"]) == 2
+    assert "needs the rep_id" in capsys.readouterr().err
+
+    assert main(["keys", "revoke", "1"]) == 0
+    assert main(["keys", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "ae" in listed
+    assert "Priya, rep AE-03" in listed
+    assert "revoked" in listed
+    assert main(["keys", "revoke", "7"]) == 2

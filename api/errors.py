@@ -1,0 +1,116 @@
+"""HTTP errors of the service, and the one place that maps library errors to HTTP codes and run states.
+
+    optimizer.errors.InputError      -> 422, with every bad row in ``issues``
+    optimizer.errors.ConfigError     -> 422
+    optimizer.errors.InfeasibleError -> 422 in a request; a run ends "infeasible" with its causes
+    optimizer.errors.SolverError     -> 503 in a request; a run ends "failed"
+    request validation (bad JSON, NaN, out-of-range values) -> 422
+    ApiError (not found, conflict, too large, ...) -> its own status
+    anything else                    -> 500, logged with its traceback
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.models import RunStatus
+from optimizer.errors import ConfigError, InfeasibleError, InputError, RowIssue, SolverError, TerritoryError
+
+logger = logging.getLogger(__name__)
+
+HTTP_STATUS: dict[type[TerritoryError], int] = {
+    InputError: 422,
+    ConfigError: 422,
+    InfeasibleError: 422,
+    SolverError: 503,
+}
+
+
+class ApiError(Exception):
+    """An error the service returns on purpose, with its HTTP status and a message for the caller."""
+
+    def __init__(self, status_code: int, detail: str, **extra: Any):
+        super().__init__(detail)
+        self.status_code = status_code
+        self.detail = detail
+        self.extra = extra
+
+
+def not_found(kind: str, identifier: object) -> ApiError:
+    return ApiError(404, f"{kind} {identifier} not found")
+
+
+def status_for(error: TerritoryError) -> int:
+    return next((code for kind, code in HTTP_STATUS.items() if isinstance(error, kind)), 500)
+
+
+def run_status_for(error: TerritoryError) -> RunStatus:
+    """Return the final status of a run that ended with `error`."""
+    return RunStatus.infeasible if isinstance(error, InfeasibleError) else RunStatus.failed
+
+
+def issue_dict(issue: RowIssue) -> dict[str, Any]:
+    return {"file": issue.file, "row": issue.row, "column": issue.column, "value": issue.value,
+            "message": issue.message}
+
+
+def territory_error_body(error: TerritoryError) -> dict[str, Any]:
+    body: dict[str, Any] = {"detail": str(error)}
+    if isinstance(error, InputError):
+        body["issues"] = [issue_dict(issue) for issue in error.issues]
+    if isinstance(error, InfeasibleError):
+        body["causes"] = error.causes
+        body["relaxations"] = error.relaxations
+    return body
+
+
+def _finite(value: Any) -> Any:
+    """Replace NaN and infinity, which strict JSON cannot carry, by their text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn every error into a JSON response with a ``detail`` message."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, error: ApiError) -> JSONResponse:
+        if error.status_code >= 500:
+            logger.error("%s %s failed: %s", request.method, request.url.path, error.detail)
+        return JSONResponse({"detail": error.detail, **error.extra}, status_code=error.status_code)
+
+    @app.exception_handler(TerritoryError)
+    async def _territory_error(request: Request, error: TerritoryError) -> JSONResponse:
+        status = status_for(error)
+        logger.info("%s %s rejected (%d): %s", request.method, request.url.path, status, str(error).splitlines()[0])
+        return JSONResponse(territory_error_body(error), status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        # The default handler echoes the input, and an input of NaN would make the response itself invalid.
+        errors = _finite(jsonable_encoder(error.errors()))
+        logger.info("%s %s rejected (422): %d validation error(s)", request.method, request.url.path, len(errors))
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        logger.exception("%s %s failed unexpectedly", request.method, request.url.path)
+        return JSONResponse({"detail": f"internal error ({type(error).__name__}); the server log has the details"},
+                            status_code=500)

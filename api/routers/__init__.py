@@ -1,0 +1,1 @@
+"""One router per resource: datasets, scenarios, runs, plans, and health (with version)."""

@@ -1,0 +1,151 @@
+"""Plans: the solved assignment of a run, with its territories, metrics and map.
+
+An ae key reads plan summaries and metrics, but of the detail only its own rep's. Assignments, the CSV
+and the territory GeoJSON default to that rep and return 403 for another rep. The map shows every
+territory, so it is for the planning roles only. In metrics an ae key gets the plan-wide statistics and
+only its own row of ``reps``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from api.auth import Caller
+from api.deps import AnyCaller, Planner, SessionDep
+from api.errors import not_found
+from api.models import Plan, PlanAssignment, Role
+from api.schemas import DATABASE_MAX_ID, NO_NUL_PATTERN, AssignmentPage, ErrorPublic, PlanPublic
+from optimizer.pipeline import ASSIGNMENT_COLUMNS
+
+router = APIRouter(prefix="/plans", tags=["plans"])
+
+PlanId = Annotated[int, Path(ge=1, le=DATABASE_MAX_ID, description="plan id")]
+RepFilter = Annotated[str | None, Query(max_length=200, pattern=NO_NUL_PATTERN,
+                                        description="only this rep's accounts (case-sensitive); an ae key may "
+                                                    "give only its own rep, and defaults to it")]
+NOT_FOUND = {404: {"model": ErrorPublic}}
+FORBIDDEN_OTHER_REP = {403: {"model": ErrorPublic, "description": "an ae key asked for another rep"}}
+
+
+def plan_public(plan: Plan) -> PlanPublic:
+    return PlanPublic(id=plan.id, url=f"/plans/{plan.id}", run_id=plan.run_id, scenario_id=plan.scenario_id,
+                      version=plan.version, created_at=plan.created_at, summary=plan.summary,
+                      solver=plan.metrics["solver"])
+
+
+def _get_plan(session: Session, plan_id: int) -> Plan:
+    plan = session.get(Plan, plan_id)
+    if plan is None:
+        raise not_found("plan", plan_id)
+    return plan
+
+
+def _rep_for(caller: Caller, rep_id: str | None) -> str | None:
+    """Return the rep filter in force, which for an ae key is always its own rep."""
+    if caller.role is not Role.ae:
+        return rep_id
+    if rep_id is not None and rep_id != caller.rep_id:
+        raise HTTPException(403, f"an ae key may read only its own rep's detail ({caller.rep_id}), not {rep_id}")
+    return caller.rep_id
+
+
+@router.get("", response_model=list[PlanPublic], summary="List plans")
+def list_plans(
+    caller: AnyCaller, session: SessionDep,
+    scenario_id: Annotated[int | None, Query(ge=1, le=DATABASE_MAX_ID, description="only plans of this scenario")] = None,
+) -> list[PlanPublic]:
+    query = select(Plan).order_by(Plan.id)
+    if scenario_id is not None:
+        query = query.where(Plan.scenario_id == scenario_id)
+    return [plan_public(plan) for plan in session.scalars(query)]
+
+
+@router.get("/{plan_id}", response_model=PlanPublic, summary="Get a plan's summary and solver outcome",
+            responses=NOT_FOUND)
+def get_plan(plan_id: PlanId, caller: AnyCaller, session: SessionDep) -> PlanPublic:
+    return plan_public(_get_plan(session, plan_id))
+
+
+@router.get("/{plan_id}/assignments", response_model=AssignmentPage, summary="List a plan's assignments, paged",
+            responses={**NOT_FOUND, **FORBIDDEN_OTHER_REP})
+def list_assignments(
+    plan_id: PlanId, caller: AnyCaller, session: SessionDep, rep_id: RepFilter = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="maximum number of assignments to return")] = 100,
+    offset: Annotated[int, Query(ge=0, le=DATABASE_MAX_ID, description="assignments to skip")] = 0,
+) -> AssignmentPage:
+    _get_plan(session, plan_id)
+    rep_id = _rep_for(caller, rep_id)
+    query = select(PlanAssignment).where(PlanAssignment.plan_id == plan_id)
+    if rep_id is not None:
+        query = query.where(PlanAssignment.rep_id == rep_id)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    items = session.scalars(query.order_by(PlanAssignment.position).limit(limit).offset(offset)).all()
+    return AssignmentPage(total=total, limit=limit, offset=offset, items=items)
+
+
+@router.get("/{plan_id}/assignments.csv", summary="Download a plan's assignments as CSV",
+            response_class=StreamingResponse,
+            responses={200: {"content": {"text/csv": {}}, "description": "columns of the CLI's assignments.csv"},
+                       **NOT_FOUND, **FORBIDDEN_OTHER_REP})
+def assignments_csv(plan_id: PlanId, caller: AnyCaller, session: SessionDep, rep_id: RepFilter = None) -> StreamingResponse:
+    """Write the assignments with the columns of the CLI's assignments.csv, one row per account in file order."""
+    _get_plan(session, plan_id)
+    rep_id = _rep_for(caller, rep_id)
+    query = select(*(getattr(PlanAssignment, column) for column in ASSIGNMENT_COLUMNS)) \
+        .where(PlanAssignment.plan_id == plan_id).order_by(PlanAssignment.position)
+    if rep_id is not None:
+        query = query.where(PlanAssignment.rep_id == rep_id)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(ASSIGNMENT_COLUMNS)
+    for row in session.execute(query):
+        writer.writerow(["" if value is None else value for value in row])
+    name = f"plan-{plan_id}-assignments{'-' + rep_id if rep_id else ''}.csv"
+    return StreamingResponse(iter([buffer.getvalue()]), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{_ascii(name)}"'})
+
+
+def _ascii(text: str) -> str:
+    return "".join(character if (character.isascii() and character.isalnum()) or character in "-_." else "_"
+                   for character in text)
+
+
+@router.get("/{plan_id}/territories", summary="Get a plan's territories as GeoJSON",
+            responses={200: {"content": {"application/geo+json": {}},
+                             "description": "RFC 7946 FeatureCollection, one Feature per rep with its metrics"},
+                       **NOT_FOUND, **FORBIDDEN_OTHER_REP})
+def get_territories(plan_id: PlanId, caller: AnyCaller, session: SessionDep, rep_id: RepFilter = None) -> JSONResponse:
+    plan = _get_plan(session, plan_id)
+    rep_id = _rep_for(caller, rep_id)
+    collection = plan.territories
+    if rep_id is not None:
+        features = [feature for feature in collection["features"] if feature["properties"]["rep_id"] == rep_id]
+        collection = {**collection, "features": features}
+    return JSONResponse(collection, media_type="application/geo+json")
+
+
+@router.get("/{plan_id}/metrics", summary="Get a plan's metrics",
+            responses={200: {"content": {"application/json": {}},
+                             "description": "the CLI's metrics.json: per rep, balance, disruption, location, "
+                                            "solver and summary; missing values are null"},
+                       **NOT_FOUND})
+def get_metrics(plan_id: PlanId, caller: AnyCaller, session: SessionDep) -> JSONResponse:
+    metrics = _get_plan(session, plan_id).metrics
+    if caller.role is Role.ae:
+        metrics = {**metrics, "reps": [row for row in metrics["reps"] if row["rep_id"] == caller.rep_id]}
+    return JSONResponse(metrics)
+
+
+@router.get("/{plan_id}/map", response_class=HTMLResponse, summary="Get a plan's offline HTML map",
+            responses={200: {"content": {"text/html": {}}, "description": "one self-contained HTML file"},
+                       **NOT_FOUND})
+def get_map(plan_id: PlanId, caller: Planner, session: SessionDep) -> HTMLResponse:
+    return HTMLResponse(_get_plan(session, plan_id).map_html)
+

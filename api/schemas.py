@@ -1,0 +1,180 @@
+"""Request and response bodies. ``...Create`` models are what a caller sends, ``...Public`` what the API returns.
+
+Request models reject NaN and infinity, unknown fields, and text with NUL characters (which PostgreSQL
+cannot store), so such input gets a 422 rather than reaching the database.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from api.models import RunStatus
+
+DATABASE_MAX_ID = 2**31 - 1  # PostgreSQL integer columns; a larger id can never exist
+NO_NUL_PATTERN = r"^[^\x00]*$"
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL_PATTERN)]
+Identifier = Annotated[int, Field(ge=1, le=DATABASE_MAX_ID)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class ErrorPublic(_Response):
+    detail: Any = Field(description="what went wrong and how to fix it: a message, or a list of validation errors")
+
+
+class RowIssuePublic(_Response):
+    file: str = Field(description="name of the uploaded file")
+    row: int | None = Field(description="row in the file as a spreadsheet shows it (header = 1); null for a whole column")
+    column: str = Field(description="column of the problem; empty when the whole row is concerned")
+    value: str = Field(description="the cell's text as read")
+    message: str = Field(description="what is wrong and how to fix it")
+
+
+class ValidationReport(_Response):
+    detail: str = Field(description="summary of the problems; nothing was stored")
+    issues: list[RowIssuePublic] = Field(description="every problem found, one per bad cell or column")
+
+
+class DatasetPublic(_Response):
+    id: int = Field(description="dataset id")
+    name: str = Field(description="name given at upload")
+    created_at: datetime.datetime = Field(description="upload time (UTC)")
+    accounts_filename: str = Field(description="file name of the uploaded accounts file")
+    reps_filename: str = Field(description="file name of the uploaded reps file")
+    account_count: int = Field(description="accounts kept (rows with problems are not counted when skipped)")
+    rep_count: int = Field(description="reps in the roster")
+    skip_bad_rows: bool = Field(description="whether invalid account rows were dropped instead of rejecting the upload")
+    account_columns: dict[str, str] = Field(description="account column map used: {schema_name: header_in_file}")
+    rep_columns: dict[str, str] = Field(description="rep column map used: {schema_name: header_in_file}")
+    skipped_issues: list[RowIssuePublic] = Field(
+        description="problems of the account rows that were dropped; empty unless skip_bad_rows was set")
+
+
+class ScenarioCreate(_Request):
+    name: Name = Field(description="name of the scenario, shown in plan and map titles")
+    dataset_id: Identifier = Field(description="dataset whose accounts and reps the scenario plans")
+    rules: dict[str, Any] = Field(
+        default_factory=dict,
+        description="planning rules with the keys of the scenario YAML file (scoring, tiers, balance, objective, "
+                    "solver); every key is optional and missing keys take the README's defaults",
+        examples=[{"balance": {"potential": 0.05}, "solver": {"time_limit_s": 30}}],
+    )
+
+
+class ScenarioPublic(_Response):
+    id: int = Field(description="scenario id")
+    name: str = Field(description="name of the scenario")
+    dataset_id: int = Field(description="dataset the scenario plans")
+    rules: dict[str, Any] = Field(description="the complete planning rules, defaults filled in")
+    created_at: datetime.datetime = Field(description="creation time (UTC)")
+
+
+class RunCreate(_Request):
+    scenario_id: Identifier = Field(description="scenario to solve")
+    time_limit_s: float | None = Field(
+        None, gt=0, description="solver time limit in seconds; default: the scenario's solver.time_limit_s")
+
+
+class RunProgress(_Response):
+    phase: str | None = Field(description="current step: loading, relaxation, search, territories or writing")
+    elapsed_s: float | None = Field(description="seconds since the solve started")
+    objective: float | None = Field(description="objective of the best plan found so far (hour-km by default)")
+    lower_bound: float | None = Field(description="proven lower bound of the objective so far, same unit")
+    gap: float | None = Field(description="(objective - lower_bound) / objective, a fraction; null until both exist")
+
+
+class RunPublic(_Response):
+    id: int = Field(description="run id")
+    url: str = Field(description="path of this run's status")
+    scenario_id: int = Field(description="scenario being solved")
+    status: RunStatus = Field(description="queued, running, succeeded, failed, infeasible or cancelled")
+    time_limit_s: float = Field(description="solver time limit, seconds")
+    created_at: datetime.datetime = Field(description="time the run was requested (UTC)")
+    started_at: datetime.datetime | None = Field(description="time a worker started it (UTC)")
+    finished_at: datetime.datetime | None = Field(description="time it ended (UTC)")
+    progress: RunProgress = Field(description="latest progress reported by the solver")
+    error: str | None = Field(description="why the run failed, was infeasible or was cancelled")
+    causes: list[str] = Field(description="for an infeasible run: each rule that cannot hold, with numbers")
+    relaxations: list[str] = Field(description="for an infeasible run: smallest changes found that remove a cause")
+    plan_id: int | None = Field(description="plan written by a succeeded run")
+    plan_url: str | None = Field(description="path of that plan")
+
+
+class PlanSummary(_Response):
+    accounts: int = Field(description="accounts in the plan")
+    assigned: int = Field(description="accounts assigned to a rep")
+    not_located: int = Field(description="accounts that could not be located and so have no rep")
+    potential_assigned: float = Field(description="potential of the assigned accounts, USD")
+    potential_not_located: float = Field(description="potential of the accounts not located, USD")
+    reps: int = Field(description="reps in the plan")
+    skipped_rows: list[str] = Field(description="input problems of account rows dropped at upload")
+
+
+class SolverPublic(_Response):
+    status: str = Field(description="optimal or feasible")
+    objective: float = Field(description="objective of the plan, in objective_unit")
+    objective_unit: str = Field(description="unit of objective and lower_bound")
+    lower_bound: float | None = Field(description="proven lower bound; null when the LP did not finish")
+    gap: float | None = Field(description="(objective - lower_bound) / objective, a fraction")
+    time_s: float = Field(description="solve time, seconds")
+    time_limit_s: float = Field(description="time limit of the solve, seconds")
+    seed: int = Field(description="random seed")
+    workers: int = Field(description="search threads")
+    version: str = Field(description="OR-Tools version")
+
+
+class PlanPublic(_Response):
+    id: int = Field(description="plan id")
+    url: str = Field(description="path of this plan")
+    run_id: int = Field(description="run that produced the plan")
+    scenario_id: int = Field(description="scenario of the plan")
+    version: int = Field(description="1, 2, ... for the plans of one scenario, in the order they were written")
+    created_at: datetime.datetime = Field(description="time the plan was written (UTC)")
+    summary: PlanSummary = Field(description="accounts, reps and potential covered by the plan")
+    solver: SolverPublic = Field(description="solver outcome: status, objective, bound and gap")
+
+
+class AssignmentPublic(_Response):
+    account_id: str = Field(description="account id as uploaded (case-sensitive)")
+    rep_id: str | None = Field(description="rep who owns the account in the plan; null when not located")
+    previous_owner: str | None = Field(description="current_owner from the upload")
+    moved: bool = Field(description="whether the owner changes against previous_owner")
+    tier: int = Field(description="account tier, 1 (highest) to 3")
+    score: float = Field(description="account score, 0-100")
+    potential: float = Field(description="potential, USD")
+    workload_hours: float = Field(description="hours a year the account needs")
+    distance_km: float | None = Field(description="geodesic distance from the rep's home base, km")
+    located_by: str = Field(description="how the account was located: coordinates, postal_code, city or not_located")
+    name: str | None = Field(description="account name")
+    industry: str | None = Field(description="account industry")
+    lat: float | None = Field(description="latitude, WGS84 degrees")
+    lon: float | None = Field(description="longitude, WGS84 degrees")
+
+
+class AssignmentPage(_Response):
+    total: int = Field(description="assignments that match the filter")
+    limit: int = Field(description="most items returned")
+    offset: int = Field(description="items skipped before the first returned")
+    items: list[AssignmentPublic] = Field(description="assignments in the order of the accounts file")
+
+
+class HealthPublic(_Response):
+    status: str = Field(description="ok when the service and its database respond")
+    database: str = Field(description="database dialect in use: sqlite or postgresql")
+
+
+class VersionPublic(_Response):
+    version: str = Field(description="version of the territory optimizer package")
+    ortools: str = Field(description="OR-Tools version used by the solver")
+    api: str = Field(description="version of this HTTP API")
+
