@@ -7,10 +7,10 @@ failed, and starts the job manager. At shutdown it kills running workers and mar
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from api.db import make_engine, make_session_factory, upgrade_database
@@ -60,21 +60,60 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.jobs = jobs
 
     install_error_handlers(app)
-    app.middleware("http")(_body_limit(2 * settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES))
+    app.add_middleware(BodySizeLimit, limit=2 * settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES)
     for module in (datasets, scenarios, runs, plans, health):
         app.include_router(module.router)
     return app
 
 
-def _body_limit(limit: int) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
-    """Reject a request whose declared body is larger than two files at the upload limit, before reading it."""
+class BodySizeLimit:
+    """Reject a request body larger than `limit` bytes with 413: at once when its Content-Length says so,
+    otherwise (a chunked body) as soon as the bytes read pass the limit."""
 
-    async def check(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            logger.info("%s %s rejected (413): body of %s bytes", request.method, request.url.path, declared)
-            return JSONResponse({"detail": f"the request body is larger than {limit:,} bytes (two files at the "
+    def __init__(self, app, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length", b"").decode("latin-1")
+        if declared.isdigit() and int(declared) > self.limit:
+            await self._reject(scope, receive, send, declared)
+            return
+
+        received = 0
+        too_large = False
+        response_started = False
+
+        async def counted_receive():
+            # Past the limit the app sees a client disconnect, so it stops reading and its answer is dropped.
+            nonlocal received, too_large
+            if too_large:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    too_large = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message) -> None:
+            nonlocal response_started
+            if too_large and not response_started:
+                return
+            response_started = True
+            await send(message)
+
+        await self.app(scope, counted_receive, guarded_send)
+        if too_large and not response_started:
+            await self._reject(scope, receive, send, f"more than {self.limit:,}")
+
+    async def _reject(self, scope, receive, send, size: str) -> None:
+        logger.info("%s %s rejected (413): body of %s bytes", scope.get("method"), scope.get("path"), size)
+        response = JSONResponse({"detail": f"the request body is larger than {self.limit:,} bytes (two files at the "
                                            "upload limit, setting TERRITORY_MAX_UPLOAD_BYTES)"}, status_code=413)
-        return await call_next(request)
-
-    return check
+        await response(scope, receive, send)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from api.errors import ApiError, issue_dict
 from api.models import Dataset, utc_now
 from optimizer.inputs import load_inputs, read_table
+from optimizer.pipeline import check_not_empty
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ def validate_and_store(session: Session, upload: Upload, max_rows: int) -> Datas
                                     "(setting TERRITORY_MAX_ROWS)")
         inputs = load_inputs(accounts_path, reps_path, account_columns=upload.account_columns or None,
                              rep_columns=upload.rep_columns or None, skip_bad_rows=upload.skip_bad_rows)
+        check_not_empty(inputs)
 
     dataset = Dataset(
         name=upload.name, created_at=utc_now(),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -140,14 +141,36 @@ class ProgressWriter:
         self.run_id = run_id
         self.last_write = 0.0
         self.last_phase: str | None = None
+        self.lock = threading.RLock()
+        self.pending: dict | None = None
+        self.timer: threading.Timer | None = None
 
     def phase(self, name: str) -> None:
         self._write({"phase": name})
 
     def __call__(self, event: dict) -> None:
-        # A new phase is written at once, so that a short solve still shows each step.
-        if time.monotonic() - self.last_write < PROGRESS_INTERVAL_S and event.get("phase") == self.last_phase:
-            return
+        # A new phase is written at once, so that a short solve still shows each step. Within a phase the
+        # latest event waits for the interval and is then written by a timer, so the last one is never lost.
+        with self.lock:
+            wait = PROGRESS_INTERVAL_S - (time.monotonic() - self.last_write)
+            if wait > 0 and event.get("phase") == self.last_phase:
+                self.pending = event
+                if self.timer is None:
+                    self.timer = threading.Timer(wait, self._flush)
+                    self.timer.daemon = True
+                    self.timer.start()
+                return
+            self.pending = None
+            self._write_event(event)
+
+    def _flush(self) -> None:
+        with self.lock:
+            self.timer = None
+            if self.pending is not None:
+                event, self.pending = self.pending, None
+                self._write_event(event)
+
+    def _write_event(self, event: dict) -> None:
         objective, bound = event.get("objective"), event.get("bound")
         gap = None
         if objective is not None and bound is not None and objective > 0:

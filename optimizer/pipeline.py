@@ -61,7 +61,7 @@ def prepare_accounts(inputs: Inputs, scenario: Scenario) -> pd.DataFrame:
 
 def plan_from_inputs(inputs: Inputs, scenario: Scenario, progress: Progress | None = None) -> PlanResult:
     """Score, solve and check a plan for already loaded inputs."""
-    _check_not_empty(inputs)
+    check_not_empty(inputs)
     accounts = prepare_accounts(inputs, scenario)
     instance = build_instance(accounts, inputs.reps, scenario)
     solution = solve(instance, scenario.solver, progress)
@@ -79,7 +79,8 @@ def plan_from_inputs(inputs: Inputs, scenario: Scenario, progress: Progress | No
     return PlanResult(scenario, inputs, instance, assignments, metrics, solution.report)
 
 
-def _check_not_empty(inputs: Inputs) -> None:
+def check_not_empty(inputs: Inputs) -> None:
+    """Raise InputError when there is nothing to plan: no reps, no accounts, or no located account."""
     if len(inputs.reps) == 0:
         raise InputError([RowIssue("reps", None, "", "", "has no rep rows; give at least one rep")])
     if len(inputs.accounts) == 0:

@@ -137,7 +137,9 @@ def scenario_from_dict(data: dict, *, source: str = "scenario") -> Scenario:
         problems = []
         for item in error.errors():
             key = ".".join(str(part) for part in item["loc"]) or "(top level)"
-            problems.append(f"{key}: {item['msg']} (got {item.get('input')!r})")
+            shown = repr(item.get("input"))
+            shown = shown if len(shown) <= 80 else shown[:77] + "..."
+            problems.append(f"{key}: {item['msg']} (got {shown})")
         raise ConfigError(f"{source} has invalid settings:\n  - " + "\n  - ".join(problems)) from None
 
 

@@ -172,8 +172,8 @@ def solve_relaxation(instance: Instance, pairs: Pairs, time_limit_s: float) -> R
     values = np.array([x.solution_value() for x in model.variables])
     bound = model.objective.Value() if len(new) == 0 else None
     elapsed = time.monotonic() - started
-    logger.info("LP relaxation: bound %s after %d round(s), %d columns, %d fractional accounts, %.1f s",
-                f"{bound:.1f}" if bound is not None else "not proven", rounds, len(all_pairs),
+    logger.info("LP relaxation: bound %s (in tenths of the objective unit) after %d round(s), %d columns, "
+                "%d fractional accounts, %.1f s", f"{bound:.1f}" if bound is not None else "not proven", rounds, len(all_pairs),
                 int(np.unique(all_pairs.account[(values > 1e-6) & (values < 1 - 1e-6)]).size), elapsed)
     return Relaxation("optimal", bound, all_pairs, values, duals, rounds, elapsed)
 

@@ -112,12 +112,12 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
         rounded = _round_relaxation(instance, relaxation.pairs, relaxation.values)
         fallback = repair(instance, rounded, pair_cost_function(instance), REPAIR_TIME_S, max_moves=REPAIR_MAX_MOVES)
         result, search_pairs = _widening_search(instance, relaxation, rounded, fallback, settings, deadline,
-                                                _with_bound(progress, lower_bound), lower_bound)
+                                                _with_bound(progress, lower_bound, started), lower_bound)
     else:
         search_pairs = relaxation.pairs
         result = solve_cpsat(instance, search_pairs, hint=None, time_limit_s=deadline - time.monotonic(),
                              deterministic_limit=None, seed=settings.seed, workers=settings.workers,
-                             progress=_with_bound(progress, lower_bound))
+                             progress=_with_bound(progress, lower_bound, started))
     if result.rep_of is None and fallback is not None and check_plan(instance, fallback).ok:
         # CP-SAT found nothing in time, but the repaired rounding keeps every rule: it is the plan.
         cost = int(Pairs.build(instance, np.arange(instance.account_count), fallback).cost.sum())
@@ -128,7 +128,7 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
         if search_pairs is not None:
             result = solve_cpsat(instance, search_pairs, hint=None, time_limit_s=deadline - time.monotonic(),
                                  deterministic_limit=None, seed=settings.seed, workers=settings.workers,
-                                 progress=_with_bound(progress, lower_bound))
+                                 progress=_with_bound(progress, lower_bound, started))
             if result.status == "infeasible":
                 raise InfeasibleError(*_explain_integer_infeasible(instance))
     if result.rep_of is None:
@@ -329,7 +329,7 @@ def _report(progress: Progress | None, phase: str, started: float, objective, bo
                   "bound": bound / COST_SCALE if bound is not None else None})
 
 
-def _with_bound(progress: Progress | None, lower_bound: int | None) -> Progress | None:
+def _with_bound(progress: Progress | None, lower_bound: int | None, started: float) -> Progress | None:
     """Wrap `progress` so that CP-SAT's events carry real objective units and the LP bound.
 
     CP-SAT's own bound covers only the pairs it searches. It is shown only for events marked
@@ -343,7 +343,8 @@ def _with_bound(progress: Progress | None, lower_bound: int | None) -> Progress 
         if event.get("bound_valid") and event.get("bound") is not None:
             bound = max(bound or event["bound"], event["bound"])
         objective = event.get("objective")
-        progress({**event, "objective": objective / COST_SCALE if objective is not None else None,
+        progress({**event, "elapsed_s": time.monotonic() - started,
+                  "objective": objective / COST_SCALE if objective is not None else None,
                   "bound": bound / COST_SCALE if bound is not None else None})
 
     return report

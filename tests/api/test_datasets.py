@@ -121,6 +121,26 @@ def test_request_body_limit(database_url: str) -> None:
         assert "larger than" in response.json()["detail"]
 
 
+def test_chunked_body_limit(database_url: str) -> None:
+    # A body sent without Content-Length is counted as it arrives.
+    app = create_app(test_settings(database_url, max_upload_bytes=1_000))
+    with TestClient(app) as client:
+        headers = {"X-API-Key": add_keys(app)["sales_ops"], "Content-Type": "application/json"}
+        chunks = (b"x" * 100_000 for _ in range(20))
+        response = client.post("/scenarios", headers=headers, content=chunks)
+        assert response.status_code == 413
+        assert "larger than" in response.json()["detail"]
+
+
+def test_accounts_without_rows_is_422(service: Service) -> None:
+    files = small_files(accounts=1, reps=2)
+    header = files["accounts"][1].split(b"\n")[0] + b"\n"
+    response = service.client.post("/datasets", headers=service.headers(),
+                                    files={**files, "accounts": ("accounts.csv", header)})
+    assert response.status_code == 422
+    assert "has no accounts to plan (the file has no data rows)" in json.dumps(response.json())
+
+
 def test_delete_dataset_in_use_is_409(service: Service) -> None:
     dataset = upload(service, small_files(accounts=5, reps=2))
     response = service.client.post("/scenarios", headers=service.headers(),
