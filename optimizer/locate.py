@@ -14,7 +14,8 @@ City matching compares normalized names, so it ignores case, accents, punctuatio
 expands the usual abbreviations (St. to Saint, Ft. to Fort, Mt. to Mount, N. to North and others in
 ``_WORD_EXPANSIONS``) in the input and in the gazetteer alike. It also reads a state written into the
 city field ("Austin, TX", "Austin, Texas", "Elk Grove Village IL"). A city name that is one edit away
-from exactly one city of the state (Levenshtein distance 1) is accepted as a typo and noted.
+from exactly one city of the state (one letter inserted, dropped or replaced, or two neighbouring
+letters swapped) is accepted as a typo and noted.
 """
 
 from __future__ import annotations
@@ -320,7 +321,9 @@ def _match_note(raw_city: str, candidate: _CityCandidate, found: _City, *, typo:
 
     subject = "" if parts else f"city {candidate.city!r} "
     if typo:
-        parts.append(f"{subject}matched {found.display_name!r} (one-letter typo)")
+        same_letters = sorted(_city_key(candidate.city)) == sorted(_city_key(found.display_name))
+        kind = "swapped letters" if same_letters else "one-letter typo"
+        parts.append(f"{subject}matched {found.display_name!r} ({kind})")
     elif _plain(found.display_name) != _plain(candidate.city):
         parts.append(f"{subject}matched as {found.display_name!r}")
     return ", ".join(parts)
@@ -362,14 +365,19 @@ def _words(name: str) -> list[str]:
 
 
 def _one_edit_apart(first: str, second: str) -> bool:
-    """Return True when the strings differ by exactly one insertion, deletion or substitution."""
+    """Return True when the strings differ by exactly one insertion, deletion or substitution, or by
+    two neighbouring letters swapped ("Housotn" for "Houston"), the usual one-keystroke typos."""
     if first == second or abs(len(first) - len(second)) > 1:
         return False
     if len(first) > len(second):
         first, second = second, first
-    for index, (a, b) in enumerate(zip(first, second)):
+    for index, (a, b) in enumerate(zip(first, second, strict=False)):
         if a != b:
             if len(first) == len(second):
+                swapped = first[index + 1 : index + 2] == second[index : index + 1] and \
+                    first[index : index + 1] == second[index + 1 : index + 2]
+                if swapped and first[index + 2 :] == second[index + 2 :]:
+                    return True
                 return first[index + 1 :] == second[index + 1 :]
             return first[index:] == second[index + 1 :]
     return True  # the longer string has one extra letter at the end

@@ -45,6 +45,7 @@ def zip_record(zip_code, city, lat, lon, *, state="MA", kind="STANDARD", active=
         ("Pittsburg", "PA", "Pittsburgh", "city 'Pittsburg' matched 'Pittsburgh' (one-letter typo)"),
         ("Seatle", "WA", "Seattle", "city 'Seatle' matched 'Seattle' (one-letter typo)"),
         ("Jersey Cty", "NJ", "Jersey City", "city 'Jersey Cty' matched 'Jersey City' (one-letter typo)"),
+        ("Housotn", "TX", "Houston", "city 'Housotn' matched 'Houston' (swapped letters)"),
     ],
 )
 def test_city_normalization(gazetteer, city, state, canonical, note):
@@ -61,7 +62,7 @@ def test_city_normalization(gazetteer, city, state, canonical, note):
     [
         ("Ustin", "TX", "city 'Ustin' not found in TX; one letter away from 'Austin' and 'Justin', so no match was made"),
         ("Nework", "NY", "city 'Nework' not found in NY; one letter away from 'New York' and 'Newark', so no match was made"),
-        ("Housotn", "TX", "city 'Housotn' not found in TX"),
+        ("Houstonnn", "TX", "city 'Houstonnn' not found in TX"),
         ("Boston", "", "city 'Boston' has no state; give the state column or write the city as 'City, ST'"),
         ("Boston", "XX", "state 'XX' is not a US state or territory code"),
         ("Springfield, IL", "MO", "city 'Springfield, IL' not found in MO"),
