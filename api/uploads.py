@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,15 +58,24 @@ def parse_column_map(values: list[str], field_name: str) -> dict[str, str]:
     return mapping
 
 
-def validate_and_store(session: Session, upload: Upload, max_rows: int) -> Dataset:
-    """Validate `upload` with the library and add it as a dataset; raise InputError or ApiError(422) if invalid."""
-    with tempfile.TemporaryDirectory(prefix="territory-upload-") as folder:
-        accounts_path = Path(folder) / "accounts" / upload.accounts_filename
-        reps_path = Path(folder) / "reps" / upload.reps_filename
-        for path, content in ((accounts_path, upload.accounts), (reps_path, upload.reps)):
+@contextmanager
+def files_on_disk(accounts: tuple[str, bytes], reps: tuple[str, bytes]) -> Iterator[tuple[Path, Path]]:
+    """Write (file name, content) pairs into a temporary folder, since the library reads files by path;
+    yield the accounts and reps paths, and remove the folder afterwards."""
+    with tempfile.TemporaryDirectory(prefix="territory-files-") as folder:
+        paths = []
+        for kind, (name, content) in (("accounts", accounts), ("reps", reps)):
+            path = Path(folder) / kind / name
             path.parent.mkdir()
             path.write_bytes(content)
+            paths.append(path)
+        yield paths[0], paths[1]
 
+
+def validate_and_store(session: Session, upload: Upload, max_rows: int) -> Dataset:
+    """Validate `upload` with the library and add it as a dataset; raise InputError or ApiError(422) if invalid."""
+    with files_on_disk((upload.accounts_filename, upload.accounts),
+                       (upload.reps_filename, upload.reps)) as (accounts_path, reps_path):
         for path, column_map in ((accounts_path, upload.account_columns), (reps_path, upload.rep_columns)):
             rows = len(read_table(path, column_map=column_map or None))
             if rows > max_rows:

@@ -21,6 +21,7 @@ from api.db import make_engine, make_session_factory
 from api.errors import run_status_for
 from api.jobs import finish_run
 from api.models import Dataset, Plan, PlanAssignment, Run, RunStatus, Scenario
+from api.uploads import files_on_disk
 from optimizer.errors import InfeasibleError, TerritoryError
 from optimizer.inputs import Inputs, load_inputs
 from optimizer.outputs import geojson_dict, write_map_html
@@ -87,12 +88,8 @@ def _solve_and_store(sessions: sessionmaker[Session], run_id: int) -> None:
 
 def load_dataset(dataset: Dataset) -> Inputs:
     """Validate a stored dataset's files with the library, exactly as at upload."""
-    with tempfile.TemporaryDirectory(prefix="territory-dataset-") as folder:
-        accounts_path = Path(folder) / "accounts" / dataset.accounts_filename
-        reps_path = Path(folder) / "reps" / dataset.reps_filename
-        for path, content in ((accounts_path, dataset.accounts_file), (reps_path, dataset.reps_file)):
-            path.parent.mkdir()
-            path.write_bytes(content)
+    with files_on_disk((dataset.accounts_filename, dataset.accounts_file),
+                       (dataset.reps_filename, dataset.reps_file)) as (accounts_path, reps_path):
         return load_inputs(accounts_path, reps_path, account_columns=dataset.account_columns or None,
                            rep_columns=dataset.rep_columns or None, skip_bad_rows=dataset.skip_bad_rows)
 
