@@ -67,8 +67,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 class BodySizeLimit:
-    """Reject a request body larger than `limit` bytes with 413: at once when its Content-Length says so,
-    otherwise (a chunked body) as soon as the bytes read pass the limit."""
+    """Reject a request body larger than `limit` bytes with 413.
+
+    A declared Content-Length over the limit is rejected before reading. A chunked body is rejected as
+    soon as the bytes read pass the limit.
+    """
 
     def __init__(self, app, limit: int):
         self.app = app
@@ -89,7 +92,7 @@ class BodySizeLimit:
         response_started = False
 
         async def counted_receive():
-            # Past the limit the app sees a client disconnect, so it stops reading and its answer is dropped.
+            # Past the limit the app receives a client disconnect, so it stops reading and its response is dropped.
             nonlocal received, too_large
             if too_large:
                 return {"type": "http.disconnect"}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -22,6 +22,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.models import RunStatus
+from sqlalchemy.orm import Session
+
 from optimizer.errors import ConfigError, InfeasibleError, InputError, RowIssue, SolverError, TerritoryError
 
 logger = logging.getLogger(__name__)
@@ -44,8 +46,19 @@ class ApiError(Exception):
         self.extra = extra
 
 
+RowT = TypeVar("RowT")
+
+
 def not_found(kind: str, identifier: object) -> ApiError:
     return ApiError(404, f"{kind} {identifier} not found")
+
+
+def get_or_404(session: Session, model: type[RowT], identifier: int, kind: str) -> RowT:
+    """Return the row of `model` with primary key `identifier`, or raise 404 naming `kind`."""
+    row = session.get(model, identifier)
+    if row is None:
+        raise not_found(kind, identifier)
+    return row
 
 
 def status_for(error: TerritoryError) -> int:

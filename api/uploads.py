@@ -60,8 +60,10 @@ def parse_column_map(values: list[str], field_name: str) -> dict[str, str]:
 
 @contextmanager
 def files_on_disk(accounts: tuple[str, bytes], reps: tuple[str, bytes]) -> Iterator[tuple[Path, Path]]:
-    """Write (file name, content) pairs into a temporary folder, since the library reads files by path;
-    yield the accounts and reps paths, and remove the folder afterwards."""
+    """Write (file name, content) pairs into a temporary folder and yield the accounts and reps paths.
+
+    The library reads files by path. The folder is removed afterwards.
+    """
     with tempfile.TemporaryDirectory(prefix="territory-files-") as folder:
         paths = []
         for kind, (name, content) in (("accounts", accounts), ("reps", reps)):

@@ -131,7 +131,11 @@ def _store_plan(sessions: sessionmaker[Session], run_id: int, scenario_id: int, 
 
 
 class ProgressWriter:
-    """Progress callback that copies solver events into the run's row: a new phase at once, others at most once a second."""
+    """Progress callback that copies solver events into the run's row.
+
+    An event of a new phase is written at once. Within a phase, writes are at least a second apart and a
+    timer writes the latest event that had to wait.
+    """
 
     def __init__(self, sessions: sessionmaker[Session], run_id: int):
         self.sessions = sessions

@@ -96,8 +96,11 @@ def _add_plan_options(parser: argparse.ArgumentParser, default_out: Path | None 
 
 
 class ProgressLine:
-    """Show the solve advancing on stderr: one rewritten line on a terminal; otherwise (a log file, CI)
-    a line at most every 10 s, the first after 10 s, so a quick run or an error prints none."""
+    """Show the solve advancing on stderr.
+
+    A terminal gets one rewritten line. Elsewhere (a log file, CI) a line is printed at most every 10 s,
+    the first after 10 s, so a quick run or an early error prints none.
+    """
 
     def __init__(self, stream=sys.stderr):
         self.stream = stream

@@ -259,8 +259,12 @@ def _check_forced_moves(instance: Instance, findings: Findings) -> None:
 
 def _industry_list(instance: Instance, limit: int = 12) -> str:
     present = sorted({instance.industry_names[code] for code in np.unique(instance.industry) if code >= 0})
-    shown = ", ".join(present[:limit])
-    return shown + (f" and {len(present) - limit} more" if len(present) > limit else "") if present else "none"
+    if not present:
+        return "none"
+    listed = ", ".join(present[:limit])
+    if len(present) > limit:
+        listed += f" and {len(present) - limit} more"
+    return listed
 
 
 def _industry_name(instance: Instance, code: int) -> str:

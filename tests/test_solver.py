@@ -90,7 +90,7 @@ def test_distances_are_geodesic_km():
 
 
 def test_move_penalty_keeps_current_owner():
-    # Two reps at the same home base: only the move penalty decides, so nobody moves.
+    # Two reps at the same home base: only the move penalty decides, so no account moves.
     accounts = [{"account_id": f"a{i}", "current_owner": owner} for i, owner in enumerate(["R1", "R1", "R2", "R2"])]
     reps = [{"rep_id": "R1"}, {"rep_id": "R2"}]
     result = solve_inputs(accounts, reps, make_scenario())
@@ -122,7 +122,7 @@ def test_industry_specialist_takes_only_its_industry():
 
 
 def test_account_share_cap_moves_big_account():
-    # 90 alone in a territory of 90+10 holds 90 %: with a 60 % cap it needs a territory of at least 150.
+    # 90 alone in a territory of 90+10 is 90 % of it. With a 60 % cap it needs a territory of at least 150.
     accounts = [{"account_id": "big", "potential": 90.0}] + [
         {"account_id": f"s{i}", "potential": 10.0} for i in range(6)]
     reps = [{"rep_id": "R1"}, {"rep_id": "R2"}]

@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, select
 
 from api.deps import Planner, SalesOps, SessionDep, SettingsDep
-from api.errors import ApiError, not_found
+from api.errors import ApiError, get_or_404
 from api.models import Dataset, Scenario
 from api.schemas import DATABASE_MAX_ID, NO_NUL_PATTERN, DatasetPublic, ErrorPublic, ValidationReport
 from api.uploads import Upload, parse_column_map, safe_filename, validate_and_store
@@ -75,18 +75,14 @@ def list_datasets(caller: Planner, session: SessionDep) -> list[Dataset]:
 @router.get("/{dataset_id}", response_model=DatasetPublic, summary="Get a dataset and its validation report",
             responses={404: {"model": ErrorPublic}})
 def get_dataset(dataset_id: DatasetId, caller: Planner, session: SessionDep) -> Dataset:
-    dataset = session.get(Dataset, dataset_id)
-    if dataset is None:
-        raise not_found("dataset", dataset_id)
+    dataset = get_or_404(session, Dataset, dataset_id, "dataset")
     return dataset
 
 
 @router.delete("/{dataset_id}", status_code=204, summary="Delete a dataset that no scenario uses",
                responses={404: {"model": ErrorPublic}, 409: {"model": ErrorPublic}})
 def delete_dataset(dataset_id: DatasetId, caller: SalesOps, session: SessionDep) -> None:
-    dataset = session.get(Dataset, dataset_id)
-    if dataset is None:
-        raise not_found("dataset", dataset_id)
+    dataset = get_or_404(session, Dataset, dataset_id, "dataset")
     used_by = session.scalar(select(func.count()).select_from(Scenario).where(Scenario.dataset_id == dataset_id))
     if used_by:
         raise ApiError(409, f"dataset {dataset_id} is used by {used_by} scenario(s); delete them first")

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from api.auth import Caller
 from api.deps import AnyCaller, Planner, SessionDep
-from api.errors import not_found
+from api.errors import get_or_404
 from api.models import Plan, PlanAssignment, Role
 from api.schemas import DATABASE_MAX_ID, NO_NUL_PATTERN, AssignmentPage, ErrorPublic, PlanPublic
 from optimizer.pipeline import ASSIGNMENT_COLUMNS
@@ -41,9 +41,7 @@ def plan_public(plan: Plan) -> PlanPublic:
 
 
 def _get_plan(session: Session, plan_id: int) -> Plan:
-    plan = session.get(Plan, plan_id)
-    if plan is None:
-        raise not_found("plan", plan_id)
+    plan = get_or_404(session, Plan, plan_id, "plan")
     return plan
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy import select
 
 from api.deps import JobsDep, Planner, SalesOps, SessionDep, SettingsDep
-from api.errors import ApiError, not_found
+from api.errors import ApiError, get_or_404
 from api.models import Plan, Run, RunStatus, Scenario, utc_now
 from api.schemas import DATABASE_MAX_ID, ErrorPublic, RunCreate, RunProgress, RunPublic
 
@@ -76,9 +76,7 @@ def list_runs(
 @router.get("/{run_id}", response_model=RunPublic, summary="Get a run's status and progress",
             responses={404: {"model": ErrorPublic}})
 def get_run(run_id: RunId, caller: Planner, session: SessionDep) -> RunPublic:
-    run = session.get(Run, run_id)
-    if run is None:
-        raise not_found("run", run_id)
+    run = get_or_404(session, Run, run_id, "run")
     return run_public(run, _plan_id(session, run_id))
 
 
@@ -86,9 +84,7 @@ def get_run(run_id: RunId, caller: Planner, session: SessionDep) -> RunPublic:
              responses={404: {"model": ErrorPublic}, 409: {"model": ErrorPublic, "description": "the run has ended"}})
 def cancel_run(run_id: RunId, caller: SalesOps, session: SessionDep, jobs: JobsDep) -> RunPublic:
     """Stop the run's worker process; no plan is written for a cancelled run."""
-    run = session.get(Run, run_id)
-    if run is None:
-        raise not_found("run", run_id)
+    run = get_or_404(session, Run, run_id, "run")
     cancelled = jobs.cancel(run_id)
     session.commit()  # end the read transaction so that refresh reads what cancel wrote
     if not cancelled:

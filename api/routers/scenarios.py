@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Response
 from sqlalchemy import func, select
 
 from api.deps import Planner, SalesOps, SessionDep, SettingsDep
-from api.errors import ApiError, not_found
+from api.errors import ApiError, get_or_404
 from api.models import Dataset, Run, Scenario, utc_now
 from api.schemas import DATABASE_MAX_ID, ErrorPublic, ScenarioCreate, ScenarioPublic
 from api.settings import Settings
@@ -63,18 +63,14 @@ def list_scenarios(caller: Planner, session: SessionDep) -> list[Scenario]:
 @router.get("/{scenario_id}", response_model=ScenarioPublic, summary="Get a scenario",
             responses={404: {"model": ErrorPublic}})
 def get_scenario(scenario_id: ScenarioId, caller: Planner, session: SessionDep) -> Scenario:
-    scenario = session.get(Scenario, scenario_id)
-    if scenario is None:
-        raise not_found("scenario", scenario_id)
+    scenario = get_or_404(session, Scenario, scenario_id, "scenario")
     return scenario
 
 
 @router.delete("/{scenario_id}", status_code=204, summary="Delete a scenario that has no runs",
                responses={404: {"model": ErrorPublic}, 409: {"model": ErrorPublic}})
 def delete_scenario(scenario_id: ScenarioId, caller: SalesOps, session: SessionDep) -> None:
-    scenario = session.get(Scenario, scenario_id)
-    if scenario is None:
-        raise not_found("scenario", scenario_id)
+    scenario = get_or_404(session, Scenario, scenario_id, "scenario")
     runs = session.scalar(select(func.count()).select_from(Run).where(Run.scenario_id == scenario_id))
     if runs:
         raise ApiError(409, f"scenario {scenario_id} has {runs} run(s); its plans depend on it, so it is kept")

@@ -140,7 +140,7 @@ def _open_pairs_below(instance: Instance, duals: Duals, in_model: np.ndarray, th
     """Yield (pairs, reduced costs) of eligible pairs outside the model with reduced cost below `threshold`.
 
     The screen uses a lower bound on each pair's cost, so it never misses a pair that the exact cost
-    would let through; the pairs it lets through are priced again with their exact geodesic cost.
+    would let through. The pairs it lets through are priced again with their exact geodesic cost.
     """
     reps = np.arange(instance.rep_count)
     for start in range(0, instance.account_count, CHUNK_ACCOUNTS):

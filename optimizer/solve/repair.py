@@ -49,10 +49,10 @@ class _Loads:
 
 
 def repair(instance: Instance, rep_of: np.ndarray, cost_of, time_limit_s: float, *, max_moves: int) -> np.ndarray:
-    """Return a copy of `rep_of` moved towards feasibility; `cost_of(accounts, reps)` gives integer costs.
+    """Return a copy of `rep_of` moved towards feasibility. `cost_of(accounts, reps)` returns integer costs.
 
-    The search stops after `max_moves` moves, so its result does not depend on the machine's speed;
-    the time limit only guards against a very slow machine.
+    The search stops after `max_moves` moves, so its result does not depend on the machine's speed.
+    The time limit only guards against a very slow machine.
     """
     started = time.monotonic()
     rep_of = rep_of.copy()

@@ -4,7 +4,7 @@
 2. The LP relaxation over each account's nearest eligible reps, with priced columns added until no
    eligible pair has a negative reduced cost. Its optimum is the plan's lower bound.
 3. CP-SAT searches the accounts the LP splits and those cheapest to move, hinted with each account's
-   largest LP value; one single-threaded search per worker, each with its own seed and neighbourhood.
+   largest LP value. Each worker runs one single-threaded search with its own seed and neighbourhood.
 4. If every pair left out of CP-SAT has a reduced cost above the remaining gap, no better plan can use
    it, so CP-SAT's own bound is valid for the full problem too.
 """
@@ -209,8 +209,10 @@ def _widening_search(instance: Instance, relaxation: Relaxation, rounded: np.nda
 
 def _prove(instance: Instance, relaxation: Relaxation, best: CpSatResult, lower_bound: int,
            settings: SolverSettings, deadline: float, work_limit: float, progress: Progress | None):
-    """Search every pair whose reduced cost is below the gap, starting from `best`; return the result and
-    its pairs, or None when those pairs are too many."""
+    """Search every pair whose reduced cost is below the gap, starting from `best`.
+
+    Returns the result with its pairs, or None when those pairs are too many to search.
+    """
     pairs = pairs_below(instance, relaxation.duals, relaxation.pairs, threshold=best.objective - lower_bound)
     pairs = pairs.extend(_missing_pairs(instance, pairs, best.rep_of))
     if len(pairs) > PROOF_MAX_PAIRS_PER_ACCOUNT * instance.account_count:
@@ -235,8 +237,8 @@ def _portfolio(instance: Instance, relaxation: Relaxation, hint: np.ndarray, sta
 
     Single-threaded CP-SAT with a work limit is deterministic, and so is the choice of the best result
     (lowest objective, then lowest worker number), which parallel CP-SAT with a time limit is not.
-    `start` is a complete plan whose pairs every search includes, so each search can reach it; `hint`
-    guides the search (on the first round the LP rounding, which beat the repaired plan as a start). With
+    `start` is a complete plan whose pairs every search includes, so each search can reach it. `hint`
+    guides the search. On the first round it is the LP rounding, which beat the repaired plan as a start. With
     `rng`, the accounts set free are drawn at random, favouring those cheapest to move.
     """
     runs = []
