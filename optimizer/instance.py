@@ -65,6 +65,11 @@ class Instance:
     distance_unit: str
     move_penalty: np.ndarray      # objective charge when the account leaves its current owner
     objective_unit: str
+    # Generalized assignment (benchmarks): hours and objective charge per (account, rep) when they depend
+    # on the rep. None means workload[account] hours and distance-based charges for every rep. With a
+    # load_matrix, workload holds each account's smallest hours over reps, which keeps the pre-checks valid.
+    load_matrix: np.ndarray | None = None
+    cost_matrix: np.ndarray | None = None
 
     @property
     def account_count(self) -> int:
@@ -92,6 +97,12 @@ class Instance:
             allowed[rows, locked[rows]] = True
         return allowed
 
+    def pair_load(self, accounts: np.ndarray, reps: np.ndarray) -> np.ndarray:
+        """Return the hours each paired rep would spend on each account (counted against capacity)."""
+        if self.load_matrix is None:
+            return self.workload[accounts]
+        return self.load_matrix[accounts, reps]
+
     def pair_distance_km(self, accounts: np.ndarray, reps: np.ndarray) -> np.ndarray:
         return geodesic_km(self.account_lat[accounts], self.account_lon[accounts], self.rep_lat[reps], self.rep_lon[reps])
 
@@ -99,10 +110,16 @@ class Instance:
         """Return the objective charge of assigning each account to the paired rep, in objective units."""
         owner = self.current_owner[accounts]
         moved = (owner != NO_REP) & (owner != reps)
-        return self.distance_weight[accounts] * distance_km + np.where(moved, self.move_penalty[accounts], 0.0)
+        if self.cost_matrix is not None:
+            base = self.cost_matrix[accounts, reps]
+        else:
+            base = self.distance_weight[accounts] * distance_km
+        return base + np.where(moved, self.move_penalty[accounts], 0.0)
 
     def pair_cost_lower_bound(self, accounts: np.ndarray, reps: np.ndarray) -> np.ndarray:
         """Return a lower bound on pair_cost that needs no geodesic computation (for pricing)."""
+        if self.cost_matrix is not None:
+            return self.pair_cost(accounts, reps, np.zeros(len(accounts)))
         spherical = spherical_km(self.account_lat[accounts], self.account_lon[accounts],
                                  self.rep_lat[reps], self.rep_lon[reps])
         return self.pair_cost(accounts, reps, spherical * SPHERICAL_LOWER_FACTOR)

@@ -65,7 +65,7 @@ def check_plan(instance: Instance, rep_of: np.ndarray) -> PlanCheck:
             if _under(value, band.lower[r]) or _over(value, band.upper[r]):
                 violations.append(f"rep {rep_id}: {band.metric} {value:,.2f} {band.unit} outside its band "
                                   f"[{band.lower[r]:,.2f}, {band.upper[r]:,.2f}]")
-        hours = float(instance.workload[mine].sum())
+        hours = float(instance.pair_load(np.flatnonzero(mine), r).sum())
         if _over(hours, instance.capacity[r]):
             violations.append(f"rep {rep_id}: workload {hours:,.2f} hours above capacity {instance.capacity[r]:,.2f}")
         if instance.max_accounts[r] != NO_REP and mine.sum() > instance.max_accounts[r]:
@@ -85,5 +85,5 @@ def check_plan(instance: Instance, rep_of: np.ndarray) -> PlanCheck:
         violations.append(f"accounts changing owner: {int(moved.sum())}, above max_moves {instance.max_moves}")
 
     distance = geodesic_km(instance.account_lat, instance.account_lon, instance.rep_lat[rep_of], instance.rep_lon[rep_of])
-    objective = float((instance.distance_weight * distance).sum() + instance.move_penalty[moved].sum())
+    objective = float(instance.pair_cost(np.arange(instance.account_count), rep_of, distance).sum())
     return PlanCheck(violations, objective)

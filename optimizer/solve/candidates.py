@@ -79,20 +79,24 @@ def _nearest_accounts_per_rep(instance: Instance, reach: float = 2.0) -> tuple[n
     upper limit of every band and of capacity, so a rep far from everyone (a specialist, say) can
     still fill its band in the LP."""
     all_accounts = np.arange(instance.account_count)
-    limits = [(band.values, band.upper) for band in instance.bands.values()] + [(instance.workload, instance.capacity)]
     chosen_accounts, chosen_reps = [], []
     eligible_all = instance.eligible_matrix(all_accounts)
     for r in range(instance.rep_count):
         eligible = np.flatnonzero(eligible_all[:, r])
         if eligible.size == 0:
             continue
-        distance = spherical_km(instance.account_lat[eligible], instance.account_lon[eligible],
-                                instance.rep_lat[r], instance.rep_lon[r])
-        order = eligible[np.argsort(distance, kind="stable")]
+        if instance.cost_matrix is None:
+            nearness = spherical_km(instance.account_lat[eligible], instance.account_lon[eligible],
+                                    instance.rep_lat[r], instance.rep_lon[r])
+        else:
+            nearness = instance.cost_matrix[eligible, r]
+        order = eligible[np.argsort(nearness, kind="stable")]
+        limits = [(band.values[order], band.upper[r]) for band in instance.bands.values()]
+        limits.append((instance.pair_load(order, np.full(order.size, r)), instance.capacity[r]))
         needed = 0
         for values, upper in limits:
-            cumulative = np.cumsum(values[order])
-            needed = max(needed, int(np.searchsorted(cumulative, reach * upper[r])) + 1)
+            cumulative = np.cumsum(values)
+            needed = max(needed, int(np.searchsorted(cumulative, reach * upper)) + 1)
         chosen_accounts.append(order[:needed])
         chosen_reps.append(np.full(min(needed, order.size), r))
     if not chosen_accounts:
@@ -118,7 +122,7 @@ def reduced_costs(instance: Instance, duals: Duals, account: np.ndarray, rep: np
     value = cost.astype(float) - duals.assignment[account]
     for metric, dual in duals.band.items():
         value -= instance.bands[metric].values[account] * dual[rep]
-    value -= instance.workload[account] * duals.capacity[rep]
+    value -= instance.pair_load(account, rep) * duals.capacity[rep]
     value -= duals.max_accounts[rep]
     if duals.concentration:
         share = instance.max_account_share

@@ -61,45 +61,73 @@ class _ProgressCallback(cp_model.CpSolverSolutionCallback):
                          "solutions": self.solutions})
 
 
-def build_model(instance: Instance, pairs: Pairs) -> tuple[cp_model.CpModel, list[cp_model.IntVar]]:
-    model = cp_model.CpModel()
-    x = [model.new_bool_var(f"x{i}") for i in range(len(pairs))]
-    order = np.argsort(pairs.account, kind="stable")
-    starts = np.searchsorted(pairs.account[order], np.arange(instance.account_count + 1))
-    for a in range(instance.account_count):
-        model.add_exactly_one(x[i] for i in order[starts[a]:starts[a + 1]])
+@dataclass
+class _Model:
+    """A CP-SAT model over candidate pairs. Accounts with a single pair are constants, not variables."""
 
-    by_rep = [np.flatnonzero(pairs.rep == r) for r in range(instance.rep_count)]
-    workload = _scaled(instance.workload)
-    for r, columns in enumerate(by_rep):
-        accounts = pairs.account[columns]
-        terms = [x[i] for i in columns]
-        for metric, band in instance.bands.items():
-            values = _scaled(band.values[accounts])
-            model.add(sum(int(v) * t for v, t in zip(values, terms, strict=True))
-                      >= _lower_limit(band.lower[r])).with_name(f"{metric} lower {r}")
-            model.add(sum(int(v) * t for v, t in zip(values, terms, strict=True))
-                      <= _upper_limit(band.upper[r])).with_name(f"{metric} upper {r}")
-        model.add(sum(int(w) * t for w, t in zip(workload[accounts], terms, strict=True))
-                  <= _upper_limit(instance.capacity[r]))
+    model: cp_model.CpModel
+    variables: list[cp_model.IntVar]  # one per free pair
+    free: np.ndarray                  # positions (in `pairs`) of the pairs with a variable
+    fixed: np.ndarray                 # positions of the pairs of accounts with one pair only
+
+
+def build_model(instance: Instance, pairs: Pairs) -> _Model:
+    model = cp_model.CpModel()
+    n, m = instance.account_count, instance.rep_count
+    per_account = np.bincount(pairs.account, minlength=n)
+    single = per_account[pairs.account] == 1
+    free, fixed = np.flatnonzero(~single), np.flatnonzero(single)
+    x = [model.new_bool_var(f"x{i}") for i in range(free.size)]
+    variable_of = np.full(len(pairs), -1, dtype=np.int64)
+    variable_of[free] = np.arange(free.size)
+
+    order = free[np.argsort(pairs.account[free], kind="stable")]
+    starts = np.searchsorted(pairs.account[order], np.arange(n + 1))
+    for a in np.flatnonzero(per_account > 1):
+        model.add_exactly_one(x[i] for i in variable_of[order[starts[a]:starts[a + 1]]])
+
+    rep_order = free[np.argsort(pairs.rep[free], kind="stable")]
+    rep_starts = np.searchsorted(pairs.rep[rep_order], np.arange(m + 1))
+    fixed_rep = pairs.rep[fixed]
+    quantities = [(f"{metric} band", band.values, band.lower, band.upper) for metric, band in instance.bands.items()]
+    load = _scaled(instance.pair_load(pairs.account, pairs.rep))
+    for r in range(m):
+        columns = rep_order[rep_starts[r]:rep_starts[r + 1]]
+        terms = [x[i] for i in variable_of[columns]]
+        constant_pairs = fixed[fixed_rep == r]
+        for name, values, lower, upper in quantities:
+            scaled = _scaled(values)
+            expression = cp_model.LinearExpr.weighted_sum(terms, scaled[pairs.account[columns]].tolist())
+            constant = int(scaled[pairs.account[constant_pairs]].sum())
+            model.add_linear_constraint(expression, _lower_limit(lower[r]) - constant,
+                                        _upper_limit(upper[r]) - constant).with_name(f"{name} {r}")
+        constant = int(load[constant_pairs].sum())
+        model.add(cp_model.LinearExpr.weighted_sum(terms, load[columns].tolist())
+                  <= _upper_limit(instance.capacity[r]) - constant).with_name(f"capacity {r}")
         if instance.max_accounts[r] != NO_REP:
-            model.add(sum(terms) <= int(instance.max_accounts[r]))
+            model.add(sum(terms) <= int(instance.max_accounts[r]) - constant_pairs.size)
 
     if instance.max_account_share is not None:
         potential = _scaled(instance.potential)
         for i in concentration_pairs(instance, pairs):
-            columns = by_rep[pairs.rep[i]]
-            territory = sum(int(potential[pairs.account[j]]) * x[j] for j in columns)
-            need = math.ceil(potential[pairs.account[i]] / instance.max_account_share)
-            model.add(territory >= need).only_enforce_if(x[i])
+            r = pairs.rep[i]
+            columns = rep_order[rep_starts[r]:rep_starts[r + 1]]
+            constant = int(potential[pairs.account[fixed[fixed_rep == r]]].sum())
+            territory = cp_model.LinearExpr.weighted_sum([x[j] for j in variable_of[columns]],
+                                                         potential[pairs.account[columns]].tolist())
+            need = math.ceil(potential[pairs.account[i]] / instance.max_account_share) - constant
+            constraint = model.add(territory >= need)
+            if variable_of[i] >= 0:
+                constraint.only_enforce_if(x[variable_of[i]])
 
     if instance.max_moves is not None:
         owner = instance.current_owner[pairs.account]
-        moved = np.flatnonzero((owner != NO_REP) & (owner != pairs.rep))
-        model.add(sum(x[i] for i in moved) <= instance.max_moves)
+        moved = (owner != NO_REP) & (owner != pairs.rep)
+        model.add(sum(x[i] for i in variable_of[free[moved[free]]]) <= instance.max_moves - int(moved[fixed].sum()))
 
-    model.minimize(sum(int(c) * xi for c, xi in zip(pairs.cost, x, strict=True)))
-    return model, x
+    # The fixed pairs' costs enter as the objective's constant, so CP-SAT reports whole-plan objectives.
+    model.minimize(cp_model.LinearExpr.weighted_sum(x, pairs.cost[free].tolist()) + int(pairs.cost[fixed].sum()))
+    return _Model(model, x, free, fixed)
 
 
 def solve_cpsat(instance: Instance, pairs: Pairs, *, hint: np.ndarray | None, time_limit_s: float,
@@ -107,10 +135,12 @@ def solve_cpsat(instance: Instance, pairs: Pairs, *, hint: np.ndarray | None, ti
                 progress: Progress | None = None, deterministic: bool = False, quiet: bool = False) -> CpSatResult:
     """Solve the CP-SAT model; `hint` is a rep index per account (NO_REP where unknown)."""
     started = time.monotonic()
-    model, x = build_model(instance, pairs)
+    built = build_model(instance, pairs)
+    model, x = built.model, built.variables
     if hint is not None:
-        for i in range(len(pairs)):
-            model.add_hint(x[i], bool(hint[pairs.account[i]] == pairs.rep[i]))
+        hinted = (hint[pairs.account[built.free]] == pairs.rep[built.free]).tolist()
+        for variable, value in zip(x, hinted, strict=True):
+            model.add_hint(variable, value)
 
     solver = cp_model.CpSolver()
     parameters = solver.parameters
@@ -128,13 +158,15 @@ def solve_cpsat(instance: Instance, pairs: Pairs, *, hint: np.ndarray | None, ti
     rep_of = None
     objective = None
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        chosen = np.array([solver.boolean_value(v) for v in x], dtype=bool)
+        chosen = built.free[np.array([solver.boolean_value(v) for v in x], dtype=bool)]
         rep_of = np.full(instance.account_count, NO_REP, dtype=np.int64)
         rep_of[pairs.account[chosen]] = pairs.rep[chosen]
+        rep_of[pairs.account[built.fixed]] = pairs.rep[built.fixed]
         objective = int(round(solver.objective_value))
     elapsed = time.monotonic() - started
     log = logger.debug if quiet else logger.info
-    log("CP-SAT: %s, objective %s, bound %.1f, %d columns, %.1f s (deterministic %.1f)", name, objective,
-                solver.best_objective_bound, len(pairs), elapsed, solver.deterministic_time)
-    return CpSatResult(name, rep_of, objective, solver.best_objective_bound if rep_of is not None else None,
+    bound = solver.best_objective_bound
+    log("CP-SAT: %s, objective %s, bound %.1f, %d pairs (%d free), %.1f s (deterministic %.1f)", name, objective,
+        bound, len(pairs), built.free.size, elapsed, solver.deterministic_time)
+    return CpSatResult(name, rep_of, objective, bound if rep_of is not None else None,
                        elapsed, solver.deterministic_time)

@@ -29,6 +29,8 @@ class _Loads:
             lower.append(band.lower)
             upper.append(band.upper)
             scale.append(max(float(np.mean(band.target)), 1e-9))
+        self.capacity_row = len(rows_values)
+        self.load_matrix = instance.load_matrix
         rows_values.append(instance.workload)
         lower.append(np.zeros(instance.rep_count))
         upper.append(instance.capacity)
@@ -42,6 +44,14 @@ class _Loads:
         self.lower = np.vstack(lower)                   # quantity x rep
         self.upper = np.vstack(upper)
         self.scale = np.array(scale)[:, None]
+
+    def at(self, accounts: np.ndarray, reps: np.ndarray) -> np.ndarray:
+        """Return the (quantity x pair) loads of accounts with the paired reps (hours may depend on the rep)."""
+        values = self.values[:, accounts]
+        if self.load_matrix is not None:
+            values = values.copy()
+            values[self.capacity_row] = self.load_matrix[accounts, reps]
+        return values
 
     def violation(self, load: np.ndarray) -> np.ndarray:
         """Return the scaled violation per rep of a (quantity x rep) load matrix."""
@@ -58,7 +68,7 @@ def repair(instance: Instance, rep_of: np.ndarray, cost_of, time_limit_s: float,
     rep_of = rep_of.copy()
     loads = _Loads(instance)
     load = np.zeros((loads.values.shape[0], instance.rep_count))
-    np.add.at(load.T, rep_of, loads.values.T)
+    np.add.at(load.T, rep_of, loads.at(np.arange(instance.account_count), rep_of).T)
     movable = instance.locked_owner == NO_REP
     all_accounts = np.arange(instance.account_count)
     steps = 0
@@ -79,8 +89,8 @@ def repair(instance: Instance, rep_of: np.ndarray, cost_of, time_limit_s: float,
             break
         account, target = move
         source = rep_of[account]
-        load[:, source] -= loads.values[:, account]
-        load[:, target] += loads.values[:, account]
+        load[:, source] -= loads.at(np.array([account]), np.array([source]))[:, 0]
+        load[:, target] += loads.at(np.array([account]), np.array([target]))[:, 0]
         rep_of[account] = target
         steps += 1
 
@@ -104,10 +114,9 @@ def _best_move(instance, loads, load, rep_of, accounts, worst, over, cost_of):
     if moved.size == 0:
         return None
 
-    values = loads.values[:, moved]
     before = _violation_at(loads, load[:, sources], sources) + _violation_at(loads, load[:, targets], targets)
-    after = (_violation_at(loads, load[:, sources] - values, sources)
-             + _violation_at(loads, load[:, targets] + values, targets))
+    after = (_violation_at(loads, load[:, sources] - loads.at(moved, sources), sources)
+             + _violation_at(loads, load[:, targets] + loads.at(moved, targets), targets))
     gain = before - after
     useful = np.flatnonzero(gain > 1e-12)
     if useful.size == 0:
