@@ -99,8 +99,12 @@ class SolverSettings(_Strict):
         4, ge=1, description="reps per account that CP-SAT searches: those of smallest LP reduced cost"
     )
     free_share: float = Field(
-        0.15, ge=0, le=1, description="share of accounts, cheapest to move first, that CP-SAT may reassign "
+        0.05, ge=0, le=1, description="share of accounts, cheapest to move first, that CP-SAT may reassign "
         "besides those the LP splits"
+    )
+    repeatable: bool = Field(
+        False, description="same input, seed and workers give the same plan (interleaved search stopped on a "
+        "work limit); plans are usually a little worse"
     )
 
 

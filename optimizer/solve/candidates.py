@@ -1,7 +1,7 @@
 """Candidate (account, rep) pairs offered to the model, and pricing of the pairs left out.
 
 The model starts from each account's nearest eligible reps, its current owner and its lock. Pairs left
-out are not lost: after the LP relaxation, ``price_out`` looks at every eligible pair, and any pair with
+out are not lost: after each LP solve, ``price`` looks at every eligible pair, and any pair with
 a negative reduced cost joins the model, so the LP bound holds for the full problem.
 """
 
@@ -77,9 +77,12 @@ def nearest_candidates(instance: Instance, per_account: int) -> Pairs:
 def _nearest_accounts_per_rep(instance: Instance, reach: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
     """Return pairs giving each rep its nearest eligible accounts until they hold `reach` times the rep's
     upper limit of every band and of capacity, so a rep far from everyone (a specialist, say) can
-    still fill its band in the LP."""
+    still fill its band in the LP. Specialists covering the same industries compete for the same
+    accounts, so their reach is multiplied by their number."""
     all_accounts = np.arange(instance.account_count)
     chosen_accounts, chosen_reps = [], []
+    sharing = {covered: sum(1 for other in instance.rep_industries if other == covered)
+               for covered in set(instance.rep_industries) if covered}
     eligible_all = instance.eligible_matrix(all_accounts)
     for r in range(instance.rep_count):
         eligible = np.flatnonzero(eligible_all[:, r])
@@ -96,7 +99,8 @@ def _nearest_accounts_per_rep(instance: Instance, reach: float = 2.0) -> tuple[n
         needed = 0
         for values, upper in limits:
             cumulative = np.cumsum(values)
-            needed = max(needed, int(np.searchsorted(cumulative, reach * upper)) + 1)
+            wanted = reach * sharing.get(instance.rep_industries[r], 1) * upper
+            needed = max(needed, int(np.searchsorted(cumulative, wanted)) + 1)
         chosen_accounts.append(order[:needed])
         chosen_reps.append(np.full(min(needed, order.size), r))
     if not chosen_accounts:
@@ -114,6 +118,12 @@ class Duals:
     max_accounts: np.ndarray           # per rep
     concentration: dict[tuple[int, int], float]  # (account, rep) -> dual of that account's share row
     max_moves: float
+    # Per account, the smallest reduced cost over every eligible pair (zero once pricing has converged).
+    # A plan using pair (a, r) costs at least the bound plus reduced cost(a, r) - floor[a].
+    floor: np.ndarray | None = None
+
+    def floor_of(self, account: np.ndarray) -> np.ndarray | float:
+        return self.floor[account] if self.floor is not None else 0.0
 
 
 def reduced_costs(instance: Instance, duals: Duals, account: np.ndarray, rep: np.ndarray,
@@ -140,54 +150,77 @@ def reduced_costs(instance: Instance, duals: Duals, account: np.ndarray, rep: np
     return value
 
 
-def _open_pairs_below(instance: Instance, duals: Duals, in_model: np.ndarray, threshold: float):
-    """Yield (pairs, reduced costs) of eligible pairs outside the model with reduced cost below `threshold`.
+def _open_pairs_below(instance: Instance, duals: Duals, in_model: np.ndarray, threshold: float,
+                      phase_one: bool = False, smallest: np.ndarray | None = None):
+    """Yield (pairs, reduced costs) of eligible pairs outside the model whose reduced cost minus the
+    account's floor (see Duals) is below `threshold`.
 
     The screen uses a lower bound on each pair's cost, so it never misses a pair that the exact cost
     would let through. The pairs it lets through are priced again with their exact geodesic cost.
+    With `phase_one`, pairs cost nothing (the LP then only looks for a feasible solution). With
+    `smallest`, each account's smallest screened reduced cost over the open pairs is written there.
     """
     reps = np.arange(instance.rep_count)
     for start in range(0, instance.account_count, CHUNK_ACCOUNTS):
         accounts = np.arange(start, min(start + CHUNK_ACCOUNTS, instance.account_count))
         account = np.repeat(accounts, len(reps))
         rep = np.tile(reps, len(accounts))
-        lower = np.floor(instance.pair_cost_lower_bound(account, rep) * COST_SCALE)
+        if phase_one:
+            lower = np.zeros(len(account))
+        else:
+            lower = np.floor(instance.pair_cost_lower_bound(account, rep) * COST_SCALE)
         screen = reduced_costs(instance, duals, account, rep, lower).reshape(len(accounts), len(reps))
         open_pair = instance.eligible_matrix(accounts) & ~in_model[accounts]
-        rows, cols = np.nonzero((screen < threshold) & open_pair)
+        if smallest is not None:
+            smallest[accounts] = np.where(open_pair, screen, np.inf).min(axis=1)
+        limit = threshold + np.broadcast_to(duals.floor_of(accounts), accounts.shape)
+        rows, cols = np.nonzero((screen < limit[:, None]) & open_pair)
         if rows.size == 0:
             continue
         exact = Pairs.build(instance, accounts[rows], cols)
-        value = reduced_costs(instance, duals, exact.account, exact.rep, exact.cost)
-        below = value < threshold
+        value = reduced_costs(instance, duals, exact.account, exact.rep,
+                              np.zeros(len(exact)) if phase_one else exact.cost)
+        below = value - duals.floor_of(exact.account) < threshold
+        if smallest is not None:
+            np.minimum.at(smallest, exact.account, value)
         yield Pairs(exact.account[below], exact.rep[below], exact.distance_km[below], exact.cost[below]), value[below]
 
 
-def price_out(instance: Instance, duals: Duals, in_model: np.ndarray, *, limit_per_account: int = 3,
-              tolerance: float = 1e-6) -> Pairs:
-    """Return eligible pairs outside the model whose reduced cost is negative, at most
-    `limit_per_account` per account (most negative first)."""
+def price(instance: Instance, duals: Duals, model_pairs: Pairs, in_model: np.ndarray, *,
+          limit_per_account: int = 3, tolerance: float = 1e-6, phase_one: bool = False) -> tuple[Pairs, np.ndarray]:
+    """Return the eligible pairs outside the model whose reduced cost is negative, at most
+    `limit_per_account` per account (most negative first), and each account's smallest reduced cost
+    over every eligible pair. With `phase_one`, reduced costs are those of the LP that minimises
+    violation, where pairs cost nothing.
+
+    The smallest reduced costs make the Lagrangian bound: the sum of the duals times their row limits
+    plus these minima is a lower bound on every plan, whether or not pricing has converged.
+    """
+    smallest = np.full(instance.account_count, np.inf)
     found = []
-    for pairs, value in _open_pairs_below(instance, duals, in_model, -tolerance):
+    for pairs, value in _open_pairs_below(instance, duals, in_model, -tolerance, phase_one, smallest):
         order = np.lexsort((value, pairs.account))
         account = pairs.account[order]
         rank = np.arange(len(account)) - np.searchsorted(account, account)
         keep = order[rank < limit_per_account]
         found.append(Pairs(pairs.account[keep], pairs.rep[keep], pairs.distance_km[keep], pairs.cost[keep]))
+    model_costs = np.zeros(len(model_pairs)) if phase_one else model_pairs.cost
+    np.minimum.at(smallest, model_pairs.account,
+                  reduced_costs(instance, duals, model_pairs.account, model_pairs.rep, model_costs))
     result = Pairs(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64))
     for pairs in found:
         result = result.extend(pairs)
-    return result
+    return result, smallest
 
 
 def pairs_below(instance: Instance, duals: Duals, model_pairs: Pairs, *, threshold: float) -> Pairs:
     """Return every eligible pair, in the model or not, whose reduced cost is below `threshold`.
 
-    A plan that uses a pair costs at least the LP bound plus that pair's reduced cost, so for
-    threshold = incumbent - bound these are the only pairs a better plan can use.
+    A plan that uses a pair costs at least the bound plus that pair's reduced cost less its account's
+    floor, so for threshold = incumbent - bound these are the only pairs a better plan can use.
     """
     value = reduced_costs(instance, duals, model_pairs.account, model_pairs.rep, model_pairs.cost)
-    keep = value < threshold
+    keep = value - duals.floor_of(model_pairs.account) < threshold
     result = Pairs(model_pairs.account[keep], model_pairs.rep[keep], model_pairs.distance_km[keep],
                    model_pairs.cost[keep])
     in_model = np.zeros((instance.account_count, instance.rep_count), dtype=bool)

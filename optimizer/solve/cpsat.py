@@ -89,30 +89,34 @@ def build_model(instance: Instance, pairs: Pairs) -> _Model:
     rep_order = free[np.argsort(pairs.rep[free], kind="stable")]
     rep_starts = np.searchsorted(pairs.rep[rep_order], np.arange(m + 1))
     fixed_rep = pairs.rep[fixed]
-    quantities = [(f"{metric} band", band.values, band.lower, band.upper) for metric, band in instance.bands.items()]
     load = _scaled(instance.pair_load(pairs.account, pairs.rep))
-    for r in range(m):
-        columns = rep_order[rep_starts[r]:rep_starts[r + 1]]
-        terms = [x[i] for i in variable_of[columns]]
-        constant_pairs = fixed[fixed_rep == r]
-        for name, values, lower, upper in quantities:
-            scaled = _scaled(values)
-            expression = cp_model.LinearExpr.weighted_sum(terms, scaled[pairs.account[columns]].tolist())
-            constant = int(scaled[pairs.account[constant_pairs]].sum())
-            model.add_linear_constraint(expression, _lower_limit(lower[r]) - constant,
-                                        _upper_limit(upper[r]) - constant).with_name(f"{name} {r}")
-        constant = int(load[constant_pairs].sum())
-        model.add(cp_model.LinearExpr.weighted_sum(terms, load[columns].tolist())
-                  <= _upper_limit(instance.capacity[r]) - constant).with_name(f"capacity {r}")
-        if instance.max_accounts[r] != NO_REP:
-            model.add(sum(terms) <= int(instance.max_accounts[r]) - constant_pairs.size)
+    quantities = [(f"{metric} band", _scaled(band.values)[pairs.account], band.lower, band.upper)
+                  for metric, band in instance.bands.items()]
+    quantities.append(("capacity", load, np.zeros(m), instance.capacity))
+    quantities.append(("max_accounts", np.full(len(pairs), QUANTITY_SCALE), np.zeros(m), instance.max_accounts))
+    for name, values, lower, upper in quantities:
+        # The single-pair accounts of each rep add a constant to its total.
+        constant = np.bincount(fixed_rep, weights=values[fixed], minlength=m).round().astype(np.int64)
+        for r in range(m):
+            if name == "max_accounts" and instance.max_accounts[r] == NO_REP:
+                continue
+            low, high = _lower_limit(lower[r]) - int(constant[r]), _upper_limit(upper[r]) - int(constant[r])
+            columns = rep_order[rep_starts[r]:rep_starts[r + 1]]
+            if columns.size == 0:
+                if low > 0 or high < 0:
+                    model.add_bool_or([]).with_name(f"{name} {r} broken by fixed accounts")
+                continue
+            expression = cp_model.LinearExpr.weighted_sum([x[i] for i in variable_of[columns]],
+                                                          values[columns].tolist())
+            model.add_linear_constraint(expression, low, high).with_name(f"{name} {r}")
 
     if instance.max_account_share is not None:
         potential = _scaled(instance.potential)
+        fixed_potential = np.bincount(fixed_rep, weights=potential[pairs.account[fixed]], minlength=m)
         for i in concentration_pairs(instance, pairs):
             r = pairs.rep[i]
             columns = rep_order[rep_starts[r]:rep_starts[r + 1]]
-            constant = int(potential[pairs.account[fixed[fixed_rep == r]]].sum())
+            constant = int(fixed_potential[r])
             territory = cp_model.LinearExpr.weighted_sum([x[j] for j in variable_of[columns]],
                                                          potential[pairs.account[columns]].tolist())
             need = math.ceil(potential[pairs.account[i]] / instance.max_account_share) - constant
@@ -132,11 +136,18 @@ def build_model(instance: Instance, pairs: Pairs) -> _Model:
 
 def solve_cpsat(instance: Instance, pairs: Pairs, *, hint: np.ndarray | None, time_limit_s: float,
                 deterministic_limit: float | None, seed: int, workers: int,
-                progress: Progress | None = None, deterministic: bool = False, quiet: bool = False) -> CpSatResult:
-    """Solve the CP-SAT model; `hint` is a rep index per account (NO_REP where unknown)."""
+                progress: Progress | None = None, deterministic: bool = False, quiet: bool = False,
+                feasibility_only: bool = False) -> CpSatResult:
+    """Solve the CP-SAT model; `hint` is a rep index per account (NO_REP where unknown).
+
+    With `feasibility_only`, the objective is dropped and the search stops at the first plan keeping
+    every rule (its objective is then computed, not optimised).
+    """
     started = time.monotonic()
     built = build_model(instance, pairs)
     model, x = built.model, built.variables
+    if feasibility_only:
+        model.clear_objective()
     if hint is not None:
         hinted = (hint[pairs.account[built.free]] == pairs.rep[built.free]).tolist()
         for variable, value in zip(x, hinted, strict=True):
@@ -151,6 +162,10 @@ def solve_cpsat(instance: Instance, pairs: Pairs, *, hint: np.ndarray | None, ti
     parameters.num_workers = workers
     # Interleaved search makes the parallel search reproducible for a given seed and worker count.
     parameters.interleave_search = deterministic
+    if feasibility_only:
+        # Without the LP relaxation inside CP-SAT, a single thread found a plan on 20,000 accounts in
+        # 0.5 s instead of 2 s; interleaved parallel search took 9 to 18 s.
+        parameters.linearization_level = 0
     callback = _ProgressCallback(progress, started)
     status = solver.solve(model, callback)
 
@@ -162,11 +177,13 @@ def solve_cpsat(instance: Instance, pairs: Pairs, *, hint: np.ndarray | None, ti
         rep_of = np.full(instance.account_count, NO_REP, dtype=np.int64)
         rep_of[pairs.account[chosen]] = pairs.rep[chosen]
         rep_of[pairs.account[built.fixed]] = pairs.rep[built.fixed]
-        objective = int(round(solver.objective_value))
+        objective = int(pairs.cost[chosen].sum() + pairs.cost[built.fixed].sum())
     elapsed = time.monotonic() - started
     log = logger.debug if quiet else logger.info
     bound = solver.best_objective_bound
-    log("CP-SAT: %s, objective %s, bound %.1f, %d pairs (%d free), %.1f s (deterministic %.1f)", name, objective,
-        bound, len(pairs), built.free.size, elapsed, solver.deterministic_time)
+    if feasibility_only:
+        name, bound = ("feasible" if rep_of is not None else name), None
+    log("CP-SAT: %s, objective %s, bound %s, %d pairs (%d free), %.1f s (deterministic %.1f)", name, objective,
+        f"{bound:.1f}" if bound is not None else "none", len(pairs), built.free.size, elapsed, solver.deterministic_time)
     return CpSatResult(name, rep_of, objective, bound if rep_of is not None else None,
                        elapsed, solver.deterministic_time)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,12 +37,12 @@ REPAIR_TIME_S = 10.0
 REPAIR_MAX_MOVES = 2_000
 FULL_SEARCH_MAX_PAIRS = 2_000_000
 PROOF_MAX_PAIRS_PER_ACCOUNT = 12
-# CP-SAT's deterministic work units allowed per second of the time limit. With two search threads on a
-# 2-core x86-64 machine each thread did about 0.5 units a second; 0.35 leaves room, so that searches
-# stop on work done, not on the clock, and the same input gives the same plan.
+# Repeatable mode: CP-SAT's deterministic work units allowed per second of the time limit. With two
+# search threads on a 2-core x86-64 machine each thread did about 0.5 units a second; 0.35 leaves room,
+# so that searches stop on work done, not on the clock, and the same input gives the same plan.
 WORK_PER_SECOND = 0.35
-ROUND_WORK = 10.0
 MIN_ROUND_WORK = 0.5
+REPAIR_SHARE_OF_TIME = 0.05
 
 
 
@@ -90,17 +89,12 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
     deadline = started + settings.time_limit_s
     check_feasibility(instance)
 
-    per_account = settings.candidates_per_account
-    while True:
-        pairs = nearest_candidates(instance, per_account)
-        lp_budget = max(0.5, (deadline - time.monotonic()) * LP_SHARE_OF_TIME)
-        _report(progress, "relaxation", started, None, None)
-        relaxation = solve_relaxation(instance, pairs, lp_budget)
-        if relaxation.status != "infeasible" or per_account >= instance.rep_count:
-            break
-        # Pruning may have cut off every feasible plan: widen the candidate lists before giving up.
-        logger.info("LP infeasible with %d candidate reps per account; widening", per_account)
-        per_account = min(instance.rep_count, per_account * 3)
+    pairs = nearest_candidates(instance, settings.candidates_per_account)
+    lp_budget = max(0.5, (deadline - time.monotonic()) * LP_SHARE_OF_TIME)
+    _report(progress, "relaxation", started, None, None)
+    # Infeasible here means over every eligible pair: the relaxation prices in whatever pairs reduce
+    # the violation before it concludes.
+    relaxation = solve_relaxation(instance, pairs, lp_budget)
 
     if relaxation.status == "infeasible":
         raise InfeasibleError(*_explain_lp_infeasible(instance))
@@ -110,7 +104,8 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
     fallback = None
     if relaxation.bound is not None:
         rounded = _round_relaxation(instance, relaxation.pairs, relaxation.values)
-        fallback = repair(instance, rounded, pair_cost_function(instance), REPAIR_TIME_S, max_moves=REPAIR_MAX_MOVES)
+        repair_time = min(REPAIR_TIME_S, REPAIR_SHARE_OF_TIME * settings.time_limit_s)
+        fallback = repair(instance, rounded, pair_cost_function(instance), repair_time, max_moves=REPAIR_MAX_MOVES)
         result, search_pairs = _widening_search(instance, relaxation, rounded, fallback, settings, deadline,
                                                 _with_bound(progress, lower_bound, started), lower_bound)
     else:
@@ -135,7 +130,10 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
         raise SolverError(_no_plan_message(result.status, settings.time_limit_s, lower_bound, instance))
 
     bound_source = "LP relaxation" if lower_bound is not None else "none"
-    if lower_bound is not None and result.bound is not None and relaxation.duals is not None:
+    # Checking that no pair outside the search could beat CP-SAT's bound scans every pair: only while
+    # time remains.
+    if (lower_bound is not None and result.bound is not None and relaxation.duals is not None
+            and deadline - time.monotonic() > 1.0):
         gap_units = result.objective - lower_bound
         if result.bound > lower_bound and count_open_pairs_below(instance, relaxation.duals, search_pairs,
                                                                  threshold=gap_units) == 0:
@@ -165,50 +163,50 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
 
 def _widening_search(instance: Instance, relaxation: Relaxation, rounded: np.ndarray, fallback: np.ndarray,
                      settings: SolverSettings, deadline: float, progress: Progress | None, lower_bound: int | None):
-    """Search neighbourhoods of the LP solution in rounds until the deadline.
+    """Search the neighbourhood of the LP solution with CP-SAT, widening it while time remains.
 
-    A round gives CP-SAT the accounts the LP splits plus a share of those cheapest to move. When CP-SAT
-    settles a round (optimal or infeasible within its pairs), the next step searches every pair a
-    better plan could use if they are few enough, which makes CP-SAT's bound hold for all plans.
-    Otherwise the share doubles. A round that ends on its work limit is followed by one around the
-    best plan with a fresh, seeded choice of accounts.
+    The neighbourhood holds the accounts the LP splits plus the share of the others cheapest to move
+    (smallest reduced cost of a second rep), hinted with the LP rounding. CP-SAT's parallel search,
+    with its own large-neighbourhood workers, improves the plan until the deadline. When it settles
+    the neighbourhood (optimal or infeasible within its pairs), the next step searches every pair a
+    better plan could use if they are few enough, which makes CP-SAT's bound hold for all plans;
+    otherwise the share grows. In repeatable mode every search runs interleaved with a work limit
+    fixed by the time limit, so the same input, seed and worker count give the same plan.
     """
     share, per_account = settings.free_share, settings.search_pairs_per_account
-    hint, start = rounded, fallback
+    hint = rounded
     best = best_pairs = None
-    rng = np.random.default_rng(settings.seed)
-    # The search budget is CP-SAT work, fixed by the time limit alone, so that how long the LP took on
-    # this machine does not change the plan. The wall-clock deadline only guards against slow machines.
-    work_left = settings.time_limit_s * WORK_PER_SECOND
-    round_number = 0
+    work_left = settings.time_limit_s * WORK_PER_SECOND if settings.repeatable else None
     while True:
-        work = work_left if work_left < 2 * ROUND_WORK else ROUND_WORK
-        result, pairs, work_used = _portfolio(instance, relaxation, hint, start, share, per_account, settings,
-                                              deadline, work, rng if round_number > 0 else None, progress)
-        work_left -= work_used
+        pairs = _search_pairs(instance, relaxation, hint, per_account, share)
+        pairs = pairs.extend(_missing_pairs(instance, pairs, fallback))
+        result = solve_cpsat(instance, pairs, hint=hint, time_limit_s=deadline - time.monotonic(),
+                             deterministic_limit=work_left, seed=settings.seed, workers=settings.workers,
+                             deterministic=settings.repeatable, progress=progress)
+        if work_left is not None:
+            work_left -= result.deterministic_time
         if result.rep_of is not None and (best is None or result.objective < best.objective):
             best, best_pairs = result, pairs
         settled = result.status in ("optimal", "infeasible")
+        out_of_time = deadline - time.monotonic() < 1.0 or (work_left is not None and work_left < MIN_ROUND_WORK)
         at_bound = best is not None and lower_bound is not None and best.objective <= lower_bound
-        if at_bound or work_left < MIN_ROUND_WORK or deadline - time.monotonic() < 1.0:
+        if not settled or at_bound or out_of_time:
             break
-        if settled and best is not None and lower_bound is not None:
+        if best is not None and lower_bound is not None:
             proof = _prove(instance, relaxation, best, lower_bound, settings, deadline, work_left, progress)
             if proof is not None:
                 return proof
-        if settled:
-            if share >= 1.0:
-                break
-            share, per_account = min(1.0, share * 2), per_account + 2
-            logger.info("search settled its neighbourhood; widening to %.0f %% of accounts", share * 100)
+        if share >= 1.0:
+            break
+        share, per_account = min(1.0, share * 2), per_account + 2
+        logger.info("search settled its neighbourhood; widening to %.0f %% of accounts", share * 100)
         if best is not None:
-            hint = start = best.rep_of
-        round_number += 1
+            hint = best.rep_of
     return (best, best_pairs) if best is not None else (result, pairs)
 
 
 def _prove(instance: Instance, relaxation: Relaxation, best: CpSatResult, lower_bound: int,
-           settings: SolverSettings, deadline: float, work_limit: float, progress: Progress | None):
+           settings: SolverSettings, deadline: float, work_limit: float | None, progress: Progress | None):
     """Search every pair whose reduced cost is below the gap, starting from `best`.
 
     Returns the result with its pairs, or None when those pairs are too many to search.
@@ -220,49 +218,13 @@ def _prove(instance: Instance, relaxation: Relaxation, best: CpSatResult, lower_
     logger.info("searching all %d pairs that could improve the plan", len(pairs))
     result = solve_cpsat(instance, pairs, hint=best.rep_of, time_limit_s=deadline - time.monotonic(),
                          deterministic_limit=work_limit, seed=settings.seed,
-                         workers=settings.workers, deterministic=True,
+                         workers=settings.workers, deterministic=settings.repeatable,
                          progress=(lambda event: progress({**event, "bound_valid": True})) if progress else None)
     if result.rep_of is None or result.objective > best.objective:
         # NOTE: CP-SAT's bound over these pairs is still valid, but the better plan found earlier is kept.
         best.bound = max(best.bound or 0, result.bound or 0) if result.rep_of is not None else best.bound
         return best, pairs
     return result, pairs
-
-
-def _portfolio(instance: Instance, relaxation: Relaxation, hint: np.ndarray, start: np.ndarray, free_share: float,
-               per_account: int, settings: SolverSettings, deadline: float, work_limit: float,
-               rng: np.random.Generator | None, progress: Progress | None):
-    """Run one single-threaded CP-SAT search per worker, each with its own seed and neighbourhood size,
-    and return the best result with the pairs it searched.
-
-    Single-threaded CP-SAT with a work limit is deterministic, and so is the choice of the best result
-    (lowest objective, then lowest worker number), which parallel CP-SAT with a time limit is not.
-    `start` is a complete plan whose pairs every search includes, so each search can reach it. `hint`
-    guides the search. On the first round it is the LP rounding, which beat the repaired plan as a start. With
-    `rng`, the accounts set free are drawn at random, favouring those cheapest to move.
-    """
-    runs = []
-    for worker in range(settings.workers):
-        share = min(1.0, free_share * 2 ** worker)
-        noise = rng.normal(0.0, 1.0, instance.account_count) if rng is not None else None
-        pairs = _search_pairs(instance, relaxation, np.where(hint == NO_REP, start, hint), per_account, share, noise)
-        runs.append(pairs.extend(_missing_pairs(instance, pairs, start)))
-
-
-    def run(worker: int) -> CpSatResult:
-        return solve_cpsat(instance, runs[worker], hint=hint,
-                           time_limit_s=deadline - time.monotonic(),
-                           deterministic_limit=work_limit, seed=settings.seed + worker, workers=1,
-                           progress=progress if worker == 0 else None)
-
-    with ThreadPoolExecutor(max_workers=settings.workers) as pool:
-        results = list(pool.map(run, range(settings.workers)))
-    work_used = max(result.deterministic_time for result in results)
-    found = [(result.objective, worker) for worker, result in enumerate(results) if result.rep_of is not None]
-    if not found:
-        return results[0], runs[0], work_used
-    _, best = min(found)
-    return results[best], runs[best], work_used
 
 
 def _missing_pairs(instance: Instance, pairs: Pairs, plan: np.ndarray) -> Pairs:
@@ -284,7 +246,7 @@ def _round_relaxation(instance: Instance, pairs: Pairs, values: np.ndarray) -> n
 
 
 def _search_pairs(instance: Instance, relaxation: Relaxation, hint: np.ndarray, per_account: int,
-                  free_share: float, noise: np.ndarray | None = None) -> Pairs:
+                  free_share: float) -> Pairs:
     """Return the pairs CP-SAT searches.
 
     Accounts the LP splits between reps, and the share `free_share` of the others that are cheapest to
@@ -308,11 +270,7 @@ def _search_pairs(instance: Instance, relaxation: Relaxation, hint: np.ndarray, 
     free = fractional.copy()
     budget = int(free_share * n)
     candidates = np.flatnonzero(~fractional)
-    key = second[candidates]
-    if noise is not None:
-        # Reduced costs scaled by a log-normal factor: cheap moves stay likely, others get a chance.
-        key = np.where(np.isfinite(key), np.maximum(key, 1.0) * np.exp(noise[candidates]), key)
-    free[candidates[np.argsort(key, kind="stable")[:budget]]] = True
+    free[candidates[np.argsort(second[candidates], kind="stable")[:budget]]] = True
 
     keep = np.zeros(len(pairs), dtype=bool)
     keep[order[(rank < per_account) & free[account]]] = True
