@@ -1,11 +1,12 @@
 """The `territory` command line.
 
     territory plan --accounts FILE --reps FILE [--config scenario.yaml] [--time-limit SECONDS] --out DIR
+    territory bases --accounts FILE (--reps K --capacity-hours H | --capacity-from reps.csv) --out DIR
     territory demo [--out DIR]
     territory serve [--host HOST] [--port PORT] [--no-demo]
     territory keys create --role ROLE [--rep-id REP] [--name NAME] | keys revoke ID | keys list
 
-Exit codes: 0 plan written, 2 bad input or settings, 3 infeasible request, 4 no plan found in time,
+Exit codes: 0 plan (or bases) written, 2 bad input or settings, 3 infeasible request, 4 no plan found in time,
 1 unexpected failure. Errors print one readable message on stderr, never a traceback (unless --debug).
 """
 
@@ -51,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--reps", required=True, type=Path, help="reps file (.csv, .xlsx, .parquet, .geojson)")
     _add_plan_options(plan)
 
+    bases = commands.add_parser("bases", parents=[common],
+                                help="suggest home bases for reps from an account list; writes reps.csv for "
+                                     "`territory plan` and bases.json")
+    _add_bases_options(bases)
+
     demo = commands.add_parser("demo", parents=[common], help="plan the embedded demo data set (10 reps, 900 accounts)")
     _add_plan_options(demo, default_out=Path("out/demo"), default_time_limit=30.0)
 
@@ -79,9 +85,12 @@ def _add_plan_options(parser: argparse.ArgumentParser, default_out: Path | None 
                       default_time_limit: float | None = None) -> None:
     parser.add_argument("--config", type=Path, help="scenario YAML with planning rules (defaults when absent)")
     parser.add_argument("--time-limit", type=float, default=default_time_limit,
-                        help=f"solver time limit in seconds (default {default_time_limit or 60:g})")
+                        help=f"seconds for the whole run, reading and writing included (default "
+                        f"{default_time_limit or 60:g})")
     parser.add_argument("--seed", type=int, help="solver random seed (default 0)")
     parser.add_argument("--workers", type=int, help="solver threads (default 2)")
+    parser.add_argument("--repeatable", action="store_true", default=None,
+                        help="same input, seed and workers give the same plan (usually a little worse)")
     parser.add_argument("--out", type=Path, required=default_out is None, default=default_out,
                         help="folder for assignments.csv, territories.geojson, metrics.json, map.html, map.png")
     parser.add_argument("--account-column", action="append", metavar="NAME=HEADER",
@@ -93,6 +102,32 @@ def _add_plan_options(parser: argparse.ArgumentParser, default_out: Path | None 
     parser.add_argument("--boundaries", type=Path,
                         help="boundary layer (GeoJSON, GeoPackage, Shapefile) to draw territories from ZIP or "
                              "county polygons instead of Voronoi cells")
+
+
+def _add_bases_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--accounts", required=True, type=Path, help="accounts file (.csv, .xlsx, .parquet, .geojson)")
+    parser.add_argument("--reps", type=int, metavar="K",
+                        help="number of reps to place, one home base each (default with --capacity-from: its reps)")
+    parser.add_argument("--capacity-hours", type=float, metavar="H",
+                        help="workload hours a year each base can carry (default with --capacity-from: the "
+                             "roster's mean capacity_hours)")
+    parser.add_argument("--capacity-from", type=Path, metavar="REPS_FILE",
+                        help="rep roster in the reps schema: its reps keep their ids, names and capacities and "
+                             "are moved to the bases")
+    parser.add_argument("--sites", choices=["accounts", "zip"], default="accounts",
+                        help="candidate home bases: the accounts' locations (default) or ZIP centroids near them")
+    parser.add_argument("--max-sites", type=int, default=2000,
+                        help="candidate sites kept, those carrying the most workload hours first (default 2000)")
+    parser.add_argument("--config", type=Path, help="scenario YAML whose scoring and tiers give the workload hours")
+    parser.add_argument("--time-limit", type=float, default=None, help="solver time limit in seconds (default 60)")
+    parser.add_argument("--seed", type=int, help="solver random seed (default 0)")
+    parser.add_argument("--workers", type=int, help="solver threads (default 2)")
+    parser.add_argument("--out", type=Path, required=True, help="folder for reps.csv and bases.json")
+    parser.add_argument("--account-column", action="append", metavar="NAME=HEADER",
+                        help="read column NAME of the accounts schema from HEADER (repeatable)")
+    parser.add_argument("--rep-column", action="append", metavar="NAME=HEADER",
+                        help="read column NAME of the reps schema of --capacity-from from HEADER (repeatable)")
+    parser.add_argument("--skip-bad-rows", action="store_true", help="drop invalid account rows instead of stopping")
 
 
 class ProgressLine:
@@ -142,7 +177,8 @@ def _scenario(args: argparse.Namespace) -> Scenario:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
     if args.seed is not None and args.seed < 0:
         raise ConfigError(f"--seed must be 0 or more, got {args.seed}")
-    return scenario.with_solver(time_limit_s=args.time_limit, seed=args.seed, workers=args.workers)
+    return scenario.with_solver(time_limit_s=args.time_limit, seed=args.seed, workers=args.workers,
+                                repeatable=getattr(args, "repeatable", None))
 
 
 def _run_plan(args: argparse.Namespace, accounts: Path, reps: Path) -> int:
@@ -159,6 +195,30 @@ def _run_plan(args: argparse.Namespace, accounts: Path, reps: Path) -> int:
         progress.close()
     print(format_report(result.metrics))
     print(f"\nFiles written to {args.out}/: assignments.csv, territories.geojson, metrics.json, map.html, map.png")
+    return 0
+
+
+def _run_bases(args: argparse.Namespace) -> int:
+    from optimizer.bases.product import BaseRequest, bases_files, format_bases_report
+
+    scenario = _scenario(args)
+    if args.capacity_from is None and (args.reps is None or args.capacity_hours is None):
+        raise ConfigError("give --reps K and --capacity-hours H, or a rep roster with --capacity-from reps.csv")
+    request = BaseRequest(count=args.reps, capacity_hours=args.capacity_hours, roster=args.capacity_from,
+                          sites=args.sites, max_sites=args.max_sites)
+    progress = ProgressLine()
+    try:
+        result = bases_files(args.accounts, request, scenario, args.out,
+                             account_columns=_column_map(args.account_column, "--account-column"),
+                             rep_columns=_column_map(args.rep_column, "--rep-column"),
+                             skip_bad_rows=args.skip_bad_rows, progress=progress)
+    finally:
+        progress.close()
+    print(format_bases_report(result.summary))
+    for note in result.notes:
+        print(f"note: {note}")
+    print(f"\nFiles written to {args.out}/: reps.csv, bases.json. Next: territory plan --accounts {args.accounts} "
+          f"--reps {args.out / 'reps.csv'} --out PLAN_DIR")
     return 0
 
 
@@ -300,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(args)
         if args.command == "keys":
             return _keys(args)
+        if args.command == "bases":
+            return _run_bases(args)
         if args.command == "demo":
             demo = importlib.resources.files("data") / "demo"
             return _run_plan(args, Path(str(demo / "accounts.csv")), Path(str(demo / "reps.csv")))

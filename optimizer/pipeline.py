@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,12 @@ from optimizer.solve.strategy import SolverReport, solve
 from optimizer.validator import check_plan
 
 logger = logging.getLogger(__name__)
+
+# Seconds kept back from the solver for checking the plan and writing its files, measured on a 2-core
+# machine (see docs/benchmarks.md), and the least the solver gets however long loading took.
+OUTPUT_SECONDS = 3.0
+OUTPUT_SECONDS_PER_ACCOUNT = 3.5e-4
+MIN_SOLVE_SECONDS = 5.0
 
 ASSIGNMENT_COLUMNS = ["account_id", "rep_id", "previous_owner", "moved", "tier", "score", "potential",
                       "workload_hours", "distance_km", "located_by"]
@@ -59,12 +66,25 @@ def prepare_accounts(inputs: Inputs, scenario: Scenario) -> pd.DataFrame:
     return accounts
 
 
-def plan_from_inputs(inputs: Inputs, scenario: Scenario, progress: Progress | None = None) -> PlanResult:
-    """Score, solve and check a plan for already loaded inputs."""
+def plan_from_inputs(inputs: Inputs, scenario: Scenario, progress: Progress | None = None, *,
+                     started: float | None = None) -> PlanResult:
+    """Score, solve and check a plan for already loaded inputs.
+
+    With `started` (a time.monotonic() value), the scenario's time limit covers the whole job from
+    then on: the solver gets what is left after loading, less an estimate of the time to write the
+    plan's files.
+    """
     check_not_empty(inputs)
     accounts = prepare_accounts(inputs, scenario)
     instance = build_instance(accounts, inputs.reps, scenario)
-    solution = solve(instance, scenario.solver, progress)
+    settings = scenario.solver
+    if started is not None:
+        spent = time.monotonic() - started
+        left = settings.time_limit_s - spent - OUTPUT_SECONDS - OUTPUT_SECONDS_PER_ACCOUNT * len(accounts)
+        settings = settings.model_copy(update={"time_limit_s": max(MIN_SOLVE_SECONDS, left)})
+        logger.info("time limit %g s: %.1f s spent loading, %.1f s left for the solver", scenario.solver.time_limit_s,
+                    spent, settings.time_limit_s)
+    solution = solve(instance, settings, progress)
 
     check = check_plan(instance, solution.rep_of)
     if not check.ok:
@@ -108,11 +128,15 @@ def plan_files(accounts_path: str | Path, reps_path: str | Path, scenario: Scena
                account_columns: dict[str, str] | None = None, rep_columns: dict[str, str] | None = None,
                skip_bad_rows: bool = False, boundaries: str | Path | None = None,
                progress: Progress | None = None) -> PlanResult:
-    """Run the main job and write its files into `out_dir`; on any error nothing is written there."""
+    """Run the main job and write its files into `out_dir`; on any error nothing is written there.
+
+    The scenario's time limit covers the whole job, reading and writing included.
+    """
+    started = time.monotonic()
     check_out_dir(Path(out_dir))
     inputs = load_inputs(accounts_path, reps_path, account_columns=account_columns, rep_columns=rep_columns,
                          skip_bad_rows=skip_bad_rows)
-    result = plan_from_inputs(inputs, scenario, progress)
+    result = plan_from_inputs(inputs, scenario, progress, started=started)
     result.territories = build_territories(result.assignments, inputs.reps, boundaries=boundaries)
     write_outputs(result, Path(out_dir))
     return result

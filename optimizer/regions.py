@@ -337,9 +337,12 @@ def _territories_from_voronoi(
     logger.info("Voronoi: %d accounts at %d distinct locations, clip region %.0f km2",
                 len(accounts), len(locations), region.area / 1e6)
 
+    shapely.prepare(region)
     geometries = {}
     for rep_id, rep_locations in owners.groupby(owners, sort=False):
-        cell_union = shapely.union_all([cells[location] for location in rep_locations.index if location in cells])
+        # Voronoi cells tile the plane, so a coverage union joins them fast; the union is clipped once.
+        rep_cells = [cells[location] for location in rep_locations.index if location in cells]
+        cell_union = shapely.coverage_union_all(rep_cells).intersection(region) if rep_cells else shapely.Polygon()
         if cell_union.is_empty:
             continue
         densified = shapely.segmentize(cell_union, MAX_SEGMENT_M)
@@ -377,7 +380,8 @@ def _clip_region(
 
 
 def _voronoi_cells(location_points: np.ndarray, region: shapely.Geometry) -> dict[int, shapely.Geometry]:
-    """Return each location's Voronoi cell clipped to ``region``, keyed by location position.
+    """Return each location's Voronoi cell, keyed by location position. The cells reach at least as far
+    as ``region``; the caller clips them.
 
     shapely does not promise to return cells in input order, so each cell is matched to the location
     point that lies inside it.
@@ -391,7 +395,7 @@ def _voronoi_cells(location_points: np.ndarray, region: shapely.Geometry) -> dic
 
     cells = {}
     for location, cell in zip(point_index.tolist(), cell_index.tolist()):
-        cells[location] = raw_cells[cell].intersection(region)
+        cells[location] = raw_cells[cell]
     unmatched = len(location_points) - len(cells)
     if unmatched:
         # NOTE: not observed so far. It would take two distinct locations that coincide after projection.
