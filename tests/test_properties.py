@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 
 from optimizer.errors import InfeasibleError
 from optimizer.instance import COST_SCALE
+from optimizer.solve.candidates import cheapest_pair_bound, nearest_candidates
+from optimizer.solve.relaxation import solve_relaxation
 from optimizer.solve.strategy import solve
 from optimizer.validator import check_plan
 from tests.plan_fixtures import make_instance, make_scenario
@@ -90,3 +92,21 @@ def test_solver_matches_brute_force(request):
     assert cost >= optimum
     if solution.report.status == "optimal":
         assert cost == optimum
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_requests(), st.integers(1, 3))
+def test_early_bounds_never_exceed_optimum(request, candidates):
+    """The Lagrangian bound of every pricing round, and the cheapest-pair bound, stay below the optimum."""
+    accounts, reps, scenario = request
+    instance = make_instance(accounts, reps, scenario)
+    optimum, _, _ = brute_force(instance)
+    if optimum is None:
+        return
+    assert cheapest_pair_bound(instance) <= optimum
+
+    # One round only, over few candidates: pricing has not converged, yet the bound must hold.
+    relaxation = solve_relaxation(instance, nearest_candidates(instance, candidates), 10.0, max_rounds=1)
+    assert relaxation.status in ("optimal", "time_limit")
+    assert relaxation.bound is not None
+    assert relaxation.bound <= optimum + 1e-6

@@ -74,6 +74,19 @@ def nearest_candidates(instance: Instance, per_account: int) -> Pairs:
     return Pairs.build(instance, unique // instance.rep_count, unique % instance.rep_count)
 
 
+def cheapest_pair_bound(instance: Instance) -> int:
+    """Return the sum over accounts of their cheapest eligible pair's cost (integer units), a lower bound
+    on every plan. Pairs are costed with the distance lower bound, so no geodesic is computed."""
+    total = 0.0
+    reps = np.arange(instance.rep_count)
+    for start in range(0, instance.account_count, CHUNK_ACCOUNTS):
+        accounts = np.arange(start, min(start + CHUNK_ACCOUNTS, instance.account_count))
+        cost = instance.pair_cost_lower_bound(np.repeat(accounts, len(reps)), np.tile(reps, len(accounts)))
+        cost = np.where(instance.eligible_matrix(accounts), cost.reshape(len(accounts), len(reps)), np.inf)
+        total += float(np.floor(cost.min(axis=1) * COST_SCALE).sum())
+    return int(total)
+
+
 def _nearest_accounts_per_rep(instance: Instance, reach: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
     """Return pairs giving each rep its nearest eligible accounts until they hold `reach` times the rep's
     upper limit of every band and of capacity, so a rep far from everyone (a specialist, say) can

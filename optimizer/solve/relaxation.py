@@ -31,9 +31,9 @@ from optimizer.solve.candidates import Duals, Pairs, price
 logger = logging.getLogger(__name__)
 
 MAX_PRICING_ROUNDS = 60
-# GLOP settings. The dual simplex solved the Inc. 5000 assignment LP from scratch in 0.5 s where the
-# primal took 1.7 s; on the narrowest-band LP (a free tolerance column) the primal took 7 s and the
-# dual did not finish in 100 s.
+# GLOP settings. The dual simplex solved the Inc. 5000 assignment LP from scratch in 0.5 s, the primal
+# in 1.7 s. On the narrowest-band LP (a free tolerance column) the primal took 7 s, and the dual did
+# not finish in 100 s.
 DUAL_SIMPLEX = "use_dual_simplex: true"
 PRIMAL_SIMPLEX = "use_dual_simplex: false"
 # Pricing stops once the Lagrangian bound is this close (relative) to the LP over the pairs so far.
@@ -161,9 +161,9 @@ class _LinearModel:
         `extra_rows` (matrix over all columns, lower, upper) are appended below. `objective` replaces
         the pair costs (one entry per column, extra columns included).
 
-        With `elastic`, every limit row but the accounts' may be violated, pairs cost nothing and the LP
-        minimises the total violation, each row's divided by its limit: the first phase of the
-        relaxation, always feasible, whose duals tell which pairs would reduce the violation.
+        With `elastic`, every limit row but the accounts' may be violated, pairs cost nothing, and the LP
+        minimises the total violation, each row's divided by its limit. This is the relaxation's first
+        phase. It is always feasible, and its duals tell which pairs would reduce the violation.
         """
         matrix, lower, upper = self.matrix()
         if elastic:
@@ -238,7 +238,8 @@ class _LinearModel:
         )
 
 
-def solve_relaxation(instance: Instance, pairs: Pairs, time_limit_s: float) -> Relaxation:
+def solve_relaxation(instance: Instance, pairs: Pairs, time_limit_s: float, *,
+                     max_rounds: int = MAX_PRICING_ROUNDS) -> Relaxation:
     """Solve the LP over `pairs`, adding priced columns until none has a negative reduced cost.
 
     Every round gives a lower bound valid for all plans (the Lagrangian bound of ``price``), so a
@@ -283,7 +284,7 @@ def solve_relaxation(instance: Instance, pairs: Pairs, time_limit_s: float) -> R
         converged = len(new) == 0 or model.objective_value - bound <= BOUND_TOLERANCE * abs(model.objective_value)
         logger.debug("LP round %d: objective %.1f, bound %.1f, %d columns, %d priced in", rounds,
                      model.objective_value, bound, len(model.pairs), len(new))
-        if not converged and rounds < MAX_PRICING_ROUNDS:
+        if not converged and rounds < max_rounds:
             add(new)
         else:
             break
@@ -299,8 +300,10 @@ def solve_relaxation(instance: Instance, pairs: Pairs, time_limit_s: float) -> R
 
 def _first_phase(instance: Instance, model: _LinearModel, add, in_model: np.ndarray, started: float,
                  time_limit_s: float) -> str:
-    """Price in pairs that reduce the limits' violation until there is none ("feasible"), or until no
-    pair can reduce it ("infeasible"); "time_limit" when time runs out."""
+    """Price in pairs that reduce the limits' violation until none is left, and return "feasible".
+
+    Returns "infeasible" when no pair can reduce the violation, and "time_limit" when time runs out.
+    """
     while True:
         remaining = time_limit_s - (time.monotonic() - started)
         if remaining <= 0 or model.solve(remaining, elastic=True, parameters=PRIMAL_SIMPLEX) != "optimal":
@@ -361,7 +364,7 @@ def fewest_moves(instance: Instance, time_limit_s: float = 60.0) -> float | None
 
 
 def _eligible_pairs(instance: Instance, cost=None) -> Pairs:
-    """Every eligible pair with no distance, costing `cost(account, rep)` (zero by default)."""
+    """Return every eligible pair with no distance, costing `cost(account, rep)` (zero by default)."""
     rows, cols = np.nonzero(instance.eligible_matrix(np.arange(instance.account_count)))
     rows, cols = rows.astype(np.int64), cols.astype(np.int64)
     values = cost(rows, cols) if cost is not None else np.zeros(len(rows), dtype=np.int64)

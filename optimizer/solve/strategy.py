@@ -23,7 +23,8 @@ from optimizer.errors import InfeasibleError, SolverError
 from optimizer.feasibility import check_feasibility, format_percent
 from optimizer.instance import COST_SCALE, NO_REP, Instance
 from optimizer.scenario import SolverSettings
-from optimizer.solve.candidates import Pairs, count_open_pairs_below, nearest_candidates, pairs_below
+from optimizer.solve.candidates import (Pairs, cheapest_pair_bound, count_open_pairs_below, nearest_candidates,
+                                       pairs_below)
 from optimizer.solve.cpsat import CpSatResult, Progress, solve_cpsat
 from optimizer.solve.candidates import reduced_costs
 from optimizer.solve.relaxation import Relaxation, fewest_moves, narrowest_band, solve_relaxation
@@ -38,8 +39,8 @@ REPAIR_MAX_MOVES = 2_000
 FULL_SEARCH_MAX_PAIRS = 2_000_000
 PROOF_MAX_PAIRS_PER_ACCOUNT = 12
 # Repeatable mode: CP-SAT's deterministic work units allowed per second of the time limit. With two
-# search threads on a 2-core x86-64 machine each thread did about 0.5 units a second; 0.35 leaves room,
-# so that searches stop on work done, not on the clock, and the same input gives the same plan.
+# search threads on a 2-core x86-64 machine each thread did about 0.5 units a second. At 0.35, searches
+# stop on work done rather than on the clock, so the same input gives the same plan.
 WORK_PER_SECOND = 0.35
 MIN_ROUND_WORK = 0.5
 REPAIR_SHARE_OF_TIME = 0.05
@@ -99,7 +100,15 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
     if relaxation.status == "infeasible":
         raise InfeasibleError(*_explain_lp_infeasible(instance))
 
-    lower_bound = math.ceil(relaxation.bound - 1e-6) if relaxation.bound is not None else None
+    # The Lagrangian bound of the LP's duals; the reduced-cost arguments below hold for it alone.
+    lagrangian = math.ceil(relaxation.bound - 1e-6) if relaxation.bound is not None else None
+    lower_bound, bound_source = lagrangian, "LP relaxation" if lagrangian is not None else "none"
+    if relaxation.status != "optimal":
+        # Pricing stopped early, so that bound may be weak: the cost of every account at its cheapest
+        # eligible rep also bounds every plan.
+        cheapest = cheapest_pair_bound(instance)
+        if lower_bound is None or cheapest > lower_bound:
+            lower_bound, bound_source = cheapest, "each account at its cheapest eligible rep"
     _report(progress, "search", started, None, lower_bound)
     fallback = None
     if relaxation.bound is not None:
@@ -107,7 +116,7 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
         repair_time = min(REPAIR_TIME_S, REPAIR_SHARE_OF_TIME * settings.time_limit_s)
         fallback = repair(instance, rounded, pair_cost_function(instance), repair_time, max_moves=REPAIR_MAX_MOVES)
         result, search_pairs = _widening_search(instance, relaxation, rounded, fallback, settings, deadline,
-                                                _with_bound(progress, lower_bound, started), lower_bound)
+                                                _with_bound(progress, lower_bound, started), lagrangian)
     else:
         search_pairs = relaxation.pairs
         result = solve_cpsat(instance, search_pairs, hint=None, time_limit_s=deadline - time.monotonic(),
@@ -129,12 +138,11 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
     if result.rep_of is None:
         raise SolverError(_no_plan_message(result.status, settings.time_limit_s, lower_bound, instance))
 
-    bound_source = "LP relaxation" if lower_bound is not None else "none"
     # Checking that no pair outside the search could beat CP-SAT's bound scans every pair: only while
     # time remains.
-    if (lower_bound is not None and result.bound is not None and relaxation.duals is not None
+    if (lagrangian is not None and result.bound is not None and relaxation.duals is not None
             and deadline - time.monotonic() > 1.0):
-        gap_units = result.objective - lower_bound
+        gap_units = result.objective - lagrangian
         if result.bound > lower_bound and count_open_pairs_below(instance, relaxation.duals, search_pairs,
                                                                  threshold=gap_units) == 0:
             lower_bound = math.ceil(result.bound - 1e-6)
@@ -156,6 +164,9 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
     if relaxation.bound is None:
         report.notes.append("the LP relaxation did not finish within its share of the time limit, so no bound is "
                             "proven; give a longer time limit")
+    elif relaxation.status != "optimal":
+        report.notes.append(f"pricing stopped after {relaxation.rounds} LP round(s) at its share of the time limit, "
+                            "so the bound is weaker than the LP optimum; a longer time limit tightens it")
     logger.info("plan: %s, objective %.1f %s, bound %s, gap %s, %.1f s", status, objective, instance.objective_unit,
                 bound_real, f"{gap:.4%}" if gap is not None else "unknown", report.time_s)
     return Solution(result.rep_of, report)
@@ -165,7 +176,7 @@ def _widening_search(instance: Instance, relaxation: Relaxation, rounded: np.nda
                      settings: SolverSettings, deadline: float, progress: Progress | None, lower_bound: int | None):
     """Search the neighbourhood of the LP solution with CP-SAT, widening it while time remains.
 
-    The neighbourhood holds the accounts the LP splits plus the share of the others cheapest to move
+    The neighbourhood contains the accounts the LP splits plus the share of the others cheapest to move
     (smallest reduced cost of a second rep), hinted with the LP rounding. CP-SAT's parallel search,
     with its own large-neighbourhood workers, improves the plan until the deadline. When it settles
     the neighbourhood (optimal or infeasible within its pairs), the next step searches every pair a
