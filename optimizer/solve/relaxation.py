@@ -36,8 +36,9 @@ MAX_PRICING_ROUNDS = 60
 # not finish in 100 s.
 DUAL_SIMPLEX = "use_dual_simplex: true"
 PRIMAL_SIMPLEX = "use_dual_simplex: false"
-# Pricing stops once the Lagrangian bound is this close (relative) to the LP over the pairs so far.
-BOUND_TOLERANCE = 2e-5
+# Pricing stops once the Lagrangian bound is this close (relative) to the LP over the pairs so far. On
+# 20,000 accounts x 100 reps, 1e-4 saved one of five rounds (5 s) and left the bound 0.0015 % lower.
+BOUND_TOLERANCE = 1e-4
 # Total scaled violation below which the first phase counts the limits as met.
 PHASE_ONE_TOLERANCE = 1e-9
 
