@@ -107,10 +107,25 @@ class Gazetteer:
 
     def __init__(self, records: Iterable[Mapping[str, object]]):
         self._zip_points: dict[str, tuple[float, float]] = {}
-        self._cities: dict[str, dict[str, _City]] = {}
-        self._names_by_length: dict[str, dict[int, list[str]]] = {}
+        self._city_tables: tuple[dict[str, dict[str, _City]], dict[str, dict[int, list[str]]]] | None = None
         self._boxes: dict[str, Box] = {}
-        self._build([record for record in records if _usable(record)])
+        self._records = [record for record in records if _usable(record)]
+        self._build(self._records)
+
+    def _tables(self) -> tuple[dict[str, dict[str, _City]], dict[str, dict[int, list[str]]]]:
+        """Return the city tables by state, built on the first city lookup: files with coordinates or
+        postal codes never need them, and building them takes a few seconds."""
+        if self._city_tables is None:
+            self._city_tables = self._build_cities(self._records)
+        return self._city_tables
+
+    @property
+    def _cities(self) -> dict[str, dict[str, _City]]:
+        return self._tables()[0]
+
+    @property
+    def _names_by_length(self) -> dict[str, dict[int, list[str]]]:
+        return self._tables()[1]
 
     @classmethod
     def from_package(cls) -> Gazetteer:
@@ -118,11 +133,7 @@ class Gazetteer:
         raw = (importlib.resources.files("zipcodes") / "zips.json.bz2").read_bytes()
         records = json.loads(bz2.decompress(raw))
         gazetteer = cls(records)
-        logger.info(
-            "Gazetteer loaded: %d ZIP codes, %d city names",
-            len(gazetteer._zip_points),
-            sum(len(names) for names in gazetteer._cities.values()),
-        )
+        logger.info("Gazetteer loaded: %d ZIP codes", len(gazetteer._zip_points))
         return gazetteer
 
     def by_postal_code(self, postal_code: str, country: str) -> tuple[float, float] | None:
@@ -207,25 +218,33 @@ class Gazetteer:
 
     def _build(self, records: list[Mapping[str, object]]) -> None:
         points_by_region: dict[str, list[tuple[float, float]]] = defaultdict(list)
-        primary: dict[tuple[str, str], list[Mapping[str, object]]] = defaultdict(list)
-        acceptable: dict[tuple[str, str], list[Mapping[str, object]]] = defaultdict(list)
         for record in records:
             state = str(record["state"])
             point = _point(record)
             self._zip_points[str(record["zip_code"])] = point
             points_by_region[_REGION_OF_STATE.get(state, "contiguous")].append(point)
+        for region, points in points_by_region.items():
+            self._boxes[region] = _box_around(points)
+
+    @staticmethod
+    def _build_cities(records: list[Mapping[str, object]]):
+        primary: dict[tuple[str, str], list[Mapping[str, object]]] = defaultdict(list)
+        acceptable: dict[tuple[str, str], list[Mapping[str, object]]] = defaultdict(list)
+        for record in records:
+            state = str(record["state"])
             primary[(state, _city_key(str(record["city"])))].append(record)
             for name in record.get("acceptable_cities") or []:  # type: ignore[union-attr]
                 acceptable[(state, _city_key(str(name)))].append(record)
 
+        cities: dict[str, dict[str, _City]] = {}
+        names_by_length: dict[str, dict[int, list[str]]] = {}
         for (state, key), matching in list(primary.items()) + list(acceptable.items()):
-            if key in self._cities.get(state, {}) or not key:
+            if key in cities.get(state, {}) or not key:
                 continue  # a name that is some ZIP's primary city uses only those ZIPs
-            self._cities.setdefault(state, {})[key] = _city_from_records(matching, key)
-            self._names_by_length.setdefault(state, defaultdict(list))[len(key)].append(key)
-
-        for region, points in points_by_region.items():
-            self._boxes[region] = _box_around(points)
+            cities.setdefault(state, {})[key] = _city_from_records(matching, key)
+            names_by_length.setdefault(state, defaultdict(list))[len(key)].append(key)
+        logger.info("Gazetteer city index built: %d city names", sum(len(names) for names in cities.values()))
+        return cities, names_by_length
 
 
 @functools.lru_cache(maxsize=1)
