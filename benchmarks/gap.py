@@ -450,9 +450,11 @@ def _settings_from(args: argparse.Namespace) -> dict:
         name, separator, value = item.partition("=")
         if not separator or not name:
             raise GapInputError(f"invalid --setting {item!r}; expected NAME=VALUE, for example free_share=0.3")
+        if name.strip() == "time_limit_s":
+            raise GapInputError("give the time limit with --time-limit, not --setting time_limit_s")
         settings[name.strip()] = value.strip()
     try:
-        validated = SolverSettings(time_limit_s=args.time_limit or 10.0, **settings)
+        validated = SolverSettings(time_limit_s=args.time_limit if args.time_limit is not None else 10.0, **settings)
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, item['loc']))}: {item['msg']}" for item in error.errors())
         raise GapInputError(f"invalid solver setting: {problems}") from None

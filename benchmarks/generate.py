@@ -387,6 +387,8 @@ def write_instance(out_dir: Path, accounts: pd.DataFrame, reps: pd.DataFrame) ->
 
 def prepare_out_dir(out_dir: Path) -> None:
     """Create `out_dir` if needed; raise UsageError when it is a file or not writable."""
+    if str(out_dir) == ".":
+        raise UsageError("--out names no folder of its own; give a folder for accounts.csv and reps.csv")
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out {out_dir} is a file; give a folder")
     try:

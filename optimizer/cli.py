@@ -251,7 +251,8 @@ def format_report(metrics: dict) -> str:
         f"disruption: {disruption['accounts_moved']:,} of {disruption['accounts_with_owner']:,} owned accounts move, "
         f"{disruption['potential_moved']:,.0f} USD of potential",
         f"solver: {solver['status']}, objective {solver['objective']:,.0f} {solver['objective_unit']}, "
-        f"lower bound {bound}, gap {gap}, {solver['time_s']:.1f} s, seed {solver['seed']}, "
+        f"lower bound {bound}, gap {gap}, solver {solver['time_s']:.1f} s of a {solver['run_time_limit_s']:g} s run "
+        f"limit, seed {solver['seed']}, "
         f"{solver['workers']} workers, OR-Tools {solver['version']}",
     ]
     if metrics["empty_territories"]:

@@ -90,7 +90,7 @@ class ObjectiveRules(_Strict):
 
 class SolverSettings(_Strict):
     time_limit_s: float = Field(60.0, gt=0, le=86_400)
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="random seed of the search (CP-SAT takes 32-bit seeds)")
     workers: int = Field(2, ge=1, le=16, description="search threads; more than the machine's cores slows each")
     candidates_per_account: int = Field(
         10, ge=1, description="nearest eligible reps offered to each account before pricing adds more"
@@ -144,7 +144,7 @@ def scenario_from_dict(data: dict, *, source: str = "scenario") -> Scenario:
             shown = repr(item.get("input"))
             shown = shown if len(shown) <= 80 else shown[:77] + "..."
             problems.append(f"{key}: {item['msg']} (got {shown})")
-        raise ConfigError(f"{source} has invalid settings:\n  - " + "\n  - ".join(problems)) from None
+        raise ConfigError(f"invalid settings in {source}:\n  - " + "\n  - ".join(problems)) from None
 
 
 def load_scenario(path: str | Path) -> Scenario:

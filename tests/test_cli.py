@@ -81,11 +81,12 @@ def test_plan_writes_every_file(small_files, tmp_path):
     assert "5,000 USD in accounts not located" in completed.stdout
 
 
-def test_same_seed_same_file(small_files, tmp_path):
+def test_repeatable_same_seed_same_file(small_files, tmp_path):
     accounts, reps = small_files
     for name in ("first", "second"):
         completed = territory("plan", "--accounts", str(accounts), "--reps", str(reps), "--out",
-                              str(tmp_path / name), "--seed", "5", "--workers", "2", "--time-limit", "10")
+                              str(tmp_path / name), "--seed", "5", "--workers", "2", "--time-limit", "10",
+                              "--repeatable")
         assert completed.returncode == 0, completed.stderr
 
     assert (tmp_path / "first" / "assignments.csv").read_bytes() == (tmp_path / "second" / "assignments.csv").read_bytes()
@@ -131,7 +132,8 @@ def test_failed_run_keeps_old_plan(small_files, tmp_path):
     (["--time-limit", "0"], "--time-limit must be a positive number of seconds, got 0"),
     (["--workers", "0"], "--workers must be at least 1, got 0"),
     (["--account-column", "account_id"], "--account-column 'account_id' is not NAME=HEADER"),
-], ids=["time-limit", "workers", "column-map"])
+    (["--seed", "3000000000"], "solver.seed: Input should be less than or equal to 2147483647"),
+], ids=["time-limit", "workers", "column-map", "seed-too-large"])
 def test_bad_option_message(small_files, tmp_path, args, message):
     accounts, reps = small_files
     completed = territory("plan", "--accounts", str(accounts), "--reps", str(reps), "--out", str(tmp_path / "o"),
@@ -140,6 +142,17 @@ def test_bad_option_message(small_files, tmp_path, args, message):
     assert completed.returncode == 2
     assert message in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_out_naming_current_folder_rejected(small_files, tmp_path):
+    accounts, reps = small_files
+    work = tmp_path / "work"
+    work.mkdir()
+    completed = territory("plan", "--accounts", str(accounts), "--reps", str(reps), "--out", "", cwd=work)
+
+    assert completed.returncode == 2
+    assert "--out '.' names no folder of its own" in completed.stderr
+    assert list(work.iterdir()) == []
 
 
 def test_missing_file_message(tmp_path):

@@ -221,6 +221,18 @@ def test_cli_rejects_malformed_setting():
     assert completed.stderr == "error: invalid --setting 'free_share'; expected NAME=VALUE, for example free_share=0.3\n"
 
 
+@pytest.mark.parametrize(("args", "message"), [
+    (["--time-limit", "0"], "error: invalid solver setting: time_limit_s: Input should be greater than 0\n"),
+    (["--setting", "time_limit_s=5"], "error: give the time limit with --time-limit, not --setting time_limit_s\n"),
+    (["--seed", "3000000000"],
+     "error: invalid solver setting: seed: Input should be less than or equal to 2147483647\n"),
+], ids=["zero-time-limit", "time-limit-as-setting", "seed-too-large"])
+def test_cli_rejects_bad_solver_option(args, message):
+    completed = _run_cli(str(CATTRYSSE / "gap1-0"), *args)
+    assert completed.returncode == 2
+    assert completed.stderr == message
+
+
 # Runner summary --------------------------------------------------------------------------------------
 
 
