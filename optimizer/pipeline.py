@@ -200,15 +200,29 @@ def _summary(assignments: pd.DataFrame, metrics: dict, inputs: Inputs) -> dict:
     }
 
 
-def write_outputs(result: PlanResult, out_dir: Path) -> None:
-    """Write every output file into a fresh folder beside `out_dir`, then move them in, so that a
-    failure half-way leaves `out_dir` as it was."""
+def write_staged(out_dir: Path, write_files, what: str) -> None:
+    """Call `write_files(folder)` on a fresh folder beside `out_dir`, then move its files into `out_dir`,
+    so that a failure half-way leaves `out_dir` as it was. `what` names the files in error messages."""
     check_out_dir(out_dir)
     try:
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     except OSError as error:
-        raise ConfigError(f"cannot write plan files next to {out_dir}: {error.strerror}") from None
+        raise ConfigError(f"cannot write {what} next to {out_dir}: {error.strerror}") from None
     try:
+        write_files(staging)
+        out_dir.mkdir(exist_ok=True)
+        for path in sorted(staging.iterdir()):
+            os.replace(path, out_dir / path.name)
+    except OSError as error:
+        raise ConfigError(f"cannot write {what} to {out_dir}: {error.strerror or error}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_outputs(result: PlanResult, out_dir: Path) -> None:
+    """Write every output file of the plan into `out_dir` (all or none)."""
+
+    def write_files(staging: Path) -> None:
         rep_metrics = {row["rep_id"]: {key: value for key, value in row.items() if key not in ("rep_id", "name")}
                        for row in result.metrics["reps"]}
         result.assignments[ASSIGNMENT_COLUMNS].to_csv(staging / "assignments.csv", index=False)
@@ -220,12 +234,7 @@ def write_outputs(result: PlanResult, out_dir: Path) -> None:
         write_map_html(result.territories, result.assignments, result.inputs.reps, rep_metrics,
                        staging / "map.html", title=title)
         write_map_png(result.territories, result.assignments, result.inputs.reps, staging / "map.png", title=title)
-        out_dir.mkdir(exist_ok=True)
-        for path in sorted(staging.iterdir()):
-            os.replace(path, out_dir / path.name)
-    except OSError as error:
-        raise ConfigError(f"cannot write plan files to {out_dir}: {error.strerror or error}") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+
+    write_staged(out_dir, write_files, "plan files")
     logger.info("wrote plan files to %s", out_dir)
 

@@ -14,9 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +28,7 @@ from optimizer.bases.sites import candidate_sites
 from optimizer.errors import ConfigError, InputError, RowIssue
 from optimizer.geodesy import SPHERICAL_LOWER_FACTOR, geodesic_km, spherical_km
 from optimizer.inputs import Inputs, load_inputs
-from optimizer.pipeline import check_not_empty, check_out_dir, prepare_accounts
+from optimizer.pipeline import check_not_empty, check_out_dir, prepare_accounts, write_staged
 from optimizer.scenario import Scenario, SolverSettings
 
 logger = logging.getLogger(__name__)
@@ -100,23 +97,14 @@ def bases_files(accounts_path: str | Path, request: BaseRequest, scenario: Scena
 
 
 def write_bases(result: BasesResult, out_dir: Path) -> None:
-    """Write both files into a fresh folder beside `out_dir`, then move them in."""
-    check_out_dir(out_dir)
-    try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    except OSError as error:
-        raise ConfigError(f"cannot write files next to {out_dir}: {error.strerror}") from None
-    try:
+    """Write reps.csv and bases.json into `out_dir` (both or neither)."""
+
+    def write_files(staging: Path) -> None:
         result.reps[REP_COLUMNS].to_csv(staging / "reps.csv", index=False)
         (staging / "bases.json").write_text(json.dumps(result.summary, indent=2, allow_nan=False) + "\n",
                                             encoding="utf-8")
-        out_dir.mkdir(exist_ok=True)
-        for path in sorted(staging.iterdir()):
-            os.replace(path, out_dir / path.name)
-    except OSError as error:
-        raise ConfigError(f"cannot write files to {out_dir}: {error.strerror or error}") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+
+    write_staged(out_dir, write_files, "files")
     logger.info("wrote reps.csv and bases.json to %s", out_dir)
 
 
