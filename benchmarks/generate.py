@@ -26,7 +26,7 @@ How each part is drawn (all from one numpy Generator seeded with S):
   ZCTAs at M equally spaced points of the cumulative weight (one random start). Each base then
   stands for about 1/M of the potential around it, so rep density follows account potential and the
   nearest-rep territories (the current owners) are roughly balanced. Drawing bases independently by
-  population gave some reps 15 times their share of the potential; weighted k-means puts centres
+  population gave some reps 15 times their share of the potential. Weighted k-means puts centres
   between metros, in small towns, and costs N x M distances per iteration.
 - Specialists: with at least 10 reps, max(2, round(0.8 x g x M)) reps (the last rep ids) cover only
   Government Services, whose share of the total potential is g. Together they get 0.6 x g of the

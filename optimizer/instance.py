@@ -67,7 +67,7 @@ class Instance:
     objective_unit: str
     # Generalized assignment (benchmarks): hours and objective charge per (account, rep) when they depend
     # on the rep. None means workload[account] hours and distance-based charges for every rep. With a
-    # load_matrix, workload holds each account's smallest hours over reps, which keeps the pre-checks valid.
+    # load_matrix, workload is each account's smallest hours over reps, which keeps the pre-checks valid.
     load_matrix: np.ndarray | None = None
     cost_matrix: np.ndarray | None = None
 

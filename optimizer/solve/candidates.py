@@ -112,8 +112,8 @@ def _nearest_accounts_per_rep(instance: Instance, reach: float = 2.0) -> tuple[n
         needed = 0
         for values, upper in limits:
             cumulative = np.cumsum(values)
-            wanted = reach * sharing.get(instance.rep_industries[r], 1) * upper
-            needed = max(needed, int(np.searchsorted(cumulative, wanted)) + 1)
+            target = reach * sharing.get(instance.rep_industries[r], 1) * upper
+            needed = max(needed, int(np.searchsorted(cumulative, target)) + 1)
         chosen_accounts.append(order[:needed])
         chosen_reps.append(np.full(min(needed, order.size), r))
     if not chosen_accounts:

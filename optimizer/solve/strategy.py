@@ -180,8 +180,8 @@ def _widening_search(instance: Instance, relaxation: Relaxation, rounded: np.nda
     (smallest reduced cost of a second rep), hinted with the LP rounding. CP-SAT's parallel search,
     with its own large-neighbourhood workers, improves the plan until the deadline. When it settles
     the neighbourhood (optimal or infeasible within its pairs), the next step searches every pair a
-    better plan could use if they are few enough, which makes CP-SAT's bound hold for all plans;
-    otherwise the share grows. In repeatable mode every search runs interleaved with a work limit
+    better plan could use if they are few enough, so that CP-SAT's bound holds for all plans.
+    Otherwise the share grows. In repeatable mode every search runs interleaved with a work limit
     fixed by the time limit, so the same input, seed and worker count give the same plan.
     """
     share, per_account = settings.free_share, settings.search_pairs_per_account
