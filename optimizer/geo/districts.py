@@ -1,0 +1,387 @@
+"""Solve a districting problem: connected territories of whole units, balanced within hard bands.
+
+1. ``check_districting`` rejects requests that cannot work, with numbers.
+2. A first plan grows each territory from its home unit (or a spread-out seed unit).
+3. Small problems go to one CP-SAT model of every territory at once; its bound is a proof.
+4. Larger ones run a neighbourhood search: each step frees a territory and its neighbouring
+   territories and solves their units exactly with CP-SAT (connectivity included), first to bring
+   every metric inside its band, then to improve compactness. A step is kept only if the whole plan
+   improves.
+
+While some band still cannot be met, the search keeps reducing the total violation, and the plan
+reports the smallest deviation it reached; no unit is ever left out and no territory dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import ortools
+from ortools.linear_solver.python import model_builder_helper
+from scipy import sparse
+
+from optimizer.geo.contiguity import GroupResult, group_time_limit, integer_bands, solve_group, weighted_deviation
+from optimizer.geo.growth import choose_seeds, grow_plan
+from optimizer.geo.precheck import check_districting
+from optimizer.geo.problem import (NO_TERRITORY, DistrictProblem, band_violation, centre_cost, diameters,
+                                   disconnected_territories, max_deviation, objective_value, territory_centres)
+
+logger = logging.getLogger(__name__)
+
+# One CP-SAT model over every territory when units x territories stays below this.
+FULL_MODEL_MAX_PAIRS = 150
+# The LP bound (compactness "home") is skipped above this many unit-territory pairs.
+BOUND_MAX_PAIRS = 3_000_000
+VIOLATION_TOLERANCE = 1e-9
+# A step frees between 2 and this many neighbouring territories; the size grows after failed steps.
+LARGEST_GROUP = 6
+FAILURES_BEFORE_GROWING = 6
+
+
+@dataclass
+class DistrictPlan:
+    """A solved districting plan with its quality figures."""
+
+    assignment: np.ndarray            # territory index per unit
+    status: str                       # "optimal", "feasible" or "bands_not_met"
+    objective: float
+    objective_unit: str
+    lower_bound: float | None
+    gap: float | None
+    band_violation: float             # sum of relative distances outside the bands (0 when every band holds)
+    max_deviation: dict[str, float]   # per metric, the largest relative deviation from target
+    time_s: float
+    seed: int
+    workers: int
+    steps: int
+    notes: list[str] = field(default_factory=list)
+
+    def solver_dict(self) -> dict:
+        return {
+            "status": self.status, "objective": self.objective, "objective_unit": self.objective_unit,
+            "lower_bound": self.lower_bound, "gap": self.gap, "band_violation": self.band_violation,
+            "max_deviation": self.max_deviation, "time_s": round(self.time_s, 3), "seed": self.seed,
+            "workers": self.workers, "search_steps": self.steps, "version": ortools.__version__,
+            "solver": "OR-Tools CP-SAT (connected territories) + GLOP", "notes": list(self.notes),
+        }
+
+
+def solve_districts(problem: DistrictProblem, time_limit_s: float = 30.0, *, seed: int = 0, workers: int = 2,
+                    start: np.ndarray | None = None) -> DistrictPlan:
+    """Return the best connected plan found within the time limit; raise InfeasibleError from the pre-check."""
+    started = time.monotonic()
+    deadline = started + time_limit_s
+    check_districting(problem)
+    rng = np.random.default_rng(seed)
+    search = _Search(problem, deadline, seed, workers, rng)
+
+    assignment = _first_plan(problem, start, rng)
+    search.accept(assignment)
+    lower_bound = None
+    if problem.compactness == "home":
+        lower_bound = relaxation_bound(problem, min(time_limit_s * 0.2, max(0.0, deadline - time.monotonic())))
+
+    settled = False
+    if problem.unit_count * problem.territory_count <= FULL_MODEL_MAX_PAIRS:
+        settled = search.whole_model()
+    if not settled:
+        search.neighbourhoods()
+
+    plan = search.best
+    violation = band_violation(problem, plan)
+    objective = objective_value(problem, plan)
+    notes = list(problem.notes) + search.notes
+    if search.proven_bound is not None and violation <= VIOLATION_TOLERANCE:
+        lower_bound = max(lower_bound or 0.0, search.proven_bound)
+    if violation > VIOLATION_TOLERANCE:
+        status = "bands_not_met"
+        notes.append("strict contiguity kept some metric outside its band; max_deviation gives the best reached")
+        lower_bound = None
+    elif search.proved_optimal:
+        status = "optimal"
+    else:
+        status = "feasible"
+    gap = None
+    if lower_bound is not None and objective > 0:
+        lower_bound = min(lower_bound, objective)
+        gap = (objective - lower_bound) / objective
+    elif lower_bound is not None:
+        gap = 0.0
+    if lower_bound is None and violation <= VIOLATION_TOLERANCE:
+        notes.append("no lower bound: the compactness of territories without home bases depends on where "
+                     "their centres fall" if problem.compactness == "centre" else
+                     "no lower bound: the LP bound was not computed" if problem.compactness == "home" else
+                     "no lower bound: the search did not prove the largest diameter optimal")
+    broken = disconnected_territories(problem, plan)
+    if broken:
+        raise AssertionError(f"the search returned disconnected territories {broken}")
+    logger.info("districts: %s, objective %.6g %s, violation %.3g, %d steps, %.1f s", status, objective,
+                _objective_unit(problem), violation, search.steps, time.monotonic() - started)
+    return DistrictPlan(plan, status, objective, _objective_unit(problem), lower_bound, gap, violation,
+                        max_deviation(problem, plan), time.monotonic() - started, seed, workers, search.steps, notes)
+
+
+def _objective_unit(problem: DistrictProblem) -> str:
+    return problem.distance_unit if problem.compactness == "diameter" else problem.weight_unit
+
+
+def _first_plan(problem: DistrictProblem, start: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+    """Use ``start`` or the current plan when it is complete and connected; else grow one."""
+    for candidate in (start, problem.current):
+        if candidate is None:
+            continue
+        candidate = np.asarray(candidate, dtype=np.int64)
+        if np.any(candidate == NO_TERRITORY) or not _keeps_rules(problem, candidate):
+            continue
+        if not disconnected_territories(problem, candidate):
+            return candidate.copy()
+    return grow_plan(problem, choose_seeds(problem, rng))
+
+
+def _keeps_rules(problem: DistrictProblem, assignment: np.ndarray) -> bool:
+    locked = problem.locked != NO_TERRITORY
+    if np.any(assignment[locked] != problem.locked[locked]):
+        return False
+    homes = problem.home_unit
+    given = homes != NO_TERRITORY
+    return bool(np.all(assignment[homes[given]] == np.flatnonzero(given)))
+
+
+class _Search:
+    """The incumbent plan and the steps that improve it."""
+
+    def __init__(self, problem: DistrictProblem, deadline: float, seed: int, workers: int, rng):
+        self.problem = problem
+        self.deadline = deadline
+        self.seed = seed
+        self.workers = workers
+        self.rng = rng
+        self.bands = integer_bands(problem)
+        self.neighbours = problem.graph.neighbours()
+        self.everything = np.arange(problem.territory_count)
+        self.best: np.ndarray | None = None
+        self.best_key: tuple[float, int, float] = (np.inf, 0, np.inf)
+        self.steps = 0
+        self.notes: list[str] = []
+        self.proven_bound: float | None = None
+        self.proved_optimal = False
+        self._home_cost = problem.home_cost() if problem.compactness == "home" else None
+        self.ranks_deviation = any(band.in_deviation for band in self.bands)
+
+    # -- incumbent ---------------------------------------------------------------------------------------
+
+    def key(self, assignment: np.ndarray) -> tuple[float, int, float]:
+        """Return the lexicographic quality of a plan: band violation, deviation score, objective."""
+        violation = round(band_violation(self.problem, assignment), 12)
+        deviation = self.deviation(assignment, self.everything) if self.ranks_deviation else 0
+        return (violation, deviation, objective_value(self.problem, assignment))
+
+    def deviation(self, assignment: np.ndarray, territories: np.ndarray) -> int:
+        return weighted_deviation(self.bands, assignment, territories)
+
+    def accept(self, assignment: np.ndarray) -> bool:
+        """Keep ``assignment`` if it is connected and better than the incumbent; return whether it was kept."""
+        key = self.key(assignment)
+        if key >= self.best_key:
+            return False
+        if self.best is not None and disconnected_territories(self.problem, assignment):
+            logger.warning("a group model returned a disconnected territory; the step is ignored")
+            return False
+        self.best, self.best_key = assignment.copy(), key
+        return True
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def cost(self, assignment: np.ndarray) -> np.ndarray | None:
+        """Return the unit x territory charges of the cost stage for the plan around ``assignment``."""
+        problem = self.problem
+        if problem.compactness == "home":
+            cost = self._home_cost.copy()
+        elif problem.compactness == "centre":
+            lat, lon = territory_centres(problem, assignment)
+            cost = centre_cost(problem, lat, lon)
+        else:
+            return None
+        if problem.move_penalty:
+            had = problem.current != NO_TERRITORY
+            moved = np.ones_like(cost, dtype=bool)
+            moved[np.flatnonzero(had), problem.current[had]] = False
+            cost = cost + np.where(moved & had[:, None], problem.move_penalty, 0.0)
+        return cost
+
+    def run_group(self, group: np.ndarray, stage: str, time_limit_s: float, **extra) -> GroupResult:
+        self.steps += 1
+        if stage == "cost" and self.ranks_deviation:
+            extra.setdefault("deviation_cap", self.deviation(self.best, group))
+        if stage == "cost" and self.problem.compactness == "diameter":
+            extra.setdefault("forbidden_distance", float(diameters(self.problem, self.best).max()))
+        return solve_group(self.problem, self.bands, self.best, group, self.neighbours, stage=stage,
+                           cost=self.cost(self.best) if stage == "cost" else None, time_limit_s=time_limit_s,
+                           seed=self.seed + self.steps, workers=self.workers, **extra)
+
+    # -- one model over everything -------------------------------------------------------------------------
+
+    def whole_model(self) -> bool:
+        """Solve every territory in one model; return True when nothing is left to search."""
+        everything = self.everything
+        if self.best_key[0] > VIOLATION_TOLERANCE:
+            result = self.run_group(everything, "balance", self.remaining() * 0.5)
+            if result.assignment is not None:
+                self.accept(result.assignment)
+            if self.best_key[0] > VIOLATION_TOLERANCE:
+                return result.status == "OPTIMAL"
+        if self.ranks_deviation:
+            result = self.run_group(everything, "deviation", self.remaining() * 0.6)
+            if result.assignment is not None:
+                self.accept(result.assignment)
+            if result.status != "OPTIMAL":
+                return False
+        # Each pass fixes the territories' centres ("centre") or the largest diameter ("diameter") at
+        # the incumbent's, so the passes repeat while they improve the plan.
+        while self.remaining() > 0.05:
+            result = self.run_group(everything, "cost", self.remaining())
+            if self.problem.compactness == "diameter" and result.status == "INFEASIBLE":
+                self.proven_bound, self.proved_optimal = float(self.best_key[2]), True
+                return True
+            if result.assignment is None:
+                return False
+            improved = self.accept(result.assignment)
+            if result.status != "OPTIMAL":
+                return False
+            if self.problem.compactness == "home":
+                self.proven_bound, self.proved_optimal = result.bound, self.problem.priority == "compactness"
+                return True
+            if self.problem.compactness == "centre" and not improved:
+                self.notes.append("each territory's centre is its weighted centre; the plan is optimal for "
+                                  "the centres it ended with")
+                return True
+        return False
+
+    # -- neighbourhood search --------------------------------------------------------------------------------
+
+    def territory_neighbours(self) -> list[set[int]]:
+        edges = self.problem.graph.edges
+        a, b = self.best[edges[:, 0]], self.best[edges[:, 1]]
+        different = a != b
+        result: list[set[int]] = [set() for _ in range(self.problem.territory_count)]
+        for s, t in zip(a[different].tolist(), b[different].tolist()):
+            result[s].add(t)
+            result[t].add(s)
+        return result
+
+    def pick_group(self, centre: int, size: int) -> np.ndarray:
+        adjacent = self.territory_neighbours()
+        group = [centre]
+        frontier = sorted(adjacent[centre])
+        self.rng.shuffle(frontier)
+        while frontier and len(group) < size:
+            t = frontier.pop()
+            if t in group:
+                continue
+            group.append(t)
+            extra = sorted(adjacent[t] - set(group) - set(frontier))
+            self.rng.shuffle(extra)
+            frontier = extra + frontier
+        return np.array(group, dtype=np.int64)
+
+    def neighbourhoods(self) -> None:
+        """Improve the incumbent one group of neighbouring territories at a time until time runs out.
+
+        The group size starts at 2 and grows after repeated failures; the search stops early when
+        groups of the largest size around every territory fail in a row (a local optimum), except for
+        "diameter", which keeps trying new groups.
+        """
+        k = self.problem.territory_count
+        largest = min(LARGEST_GROUP, k)
+        size, failures = min(2, k), 0
+        order: list[int] = []
+        while self.remaining() > 0.05:
+            stage = "balance" if self.best_key[0] > VIOLATION_TOLERANCE else "cost"
+            group = self.pick_group(self._centre_territory(stage, order), size)
+            units = int(np.isin(self.best, group).sum())
+            limit = group_time_limit(units * len(group) // 2, self.remaining())
+            improved = False
+            if stage == "cost" and self.ranks_deviation and self.best_key[1] > 0:
+                result = self.run_group(group, "deviation", limit)
+                improved = result.assignment is not None and self.accept(result.assignment)
+            if self.remaining() > 0.05:
+                result = self.run_group(group, stage, limit)
+                improved = (result.assignment is not None and self.accept(result.assignment)) or improved
+            if improved:
+                size, failures = min(2, k), 0
+                continue
+            failures += 1
+            if failures >= FAILURES_BEFORE_GROWING and size < largest:
+                size, failures = size + 1, 0
+            elif size == largest and failures >= 2 * k and self.problem.compactness != "diameter":
+                self.notes.append("the neighbourhood search stopped early at a local optimum")
+                break
+        logger.debug("neighbourhood search: %d steps", self.steps)
+
+    def _centre_territory(self, stage: str, order: list[int]) -> int:
+        problem, k = self.problem, self.problem.territory_count
+        if stage == "balance":
+            excess = np.zeros(k)
+            for band in problem.bands:
+                sums = band.totals(self.best, k)
+                scale = np.where(band.target > 0, band.target, 1.0)
+                excess += (np.maximum(band.lower - sums, 0) + np.maximum(sums - band.upper, 0)) / scale
+            violated = np.flatnonzero(excess > VIOLATION_TOLERANCE)
+            return int(self.rng.choice(violated)) if violated.size else int(self.rng.integers(k))
+        if problem.compactness == "diameter":
+            d = diameters(problem, self.best)
+            widest = np.flatnonzero(d >= d.max() - 1e-9)
+            return int(self.rng.choice(widest))
+        if not order:
+            order.extend(self.rng.permutation(k).tolist())
+        return order.pop()
+
+
+def relaxation_bound(problem: DistrictProblem, time_limit_s: float) -> float | None:
+    """Return the LP relaxation optimum without contiguity (compactness "home"), a valid lower bound."""
+    n, k = problem.unit_count, problem.territory_count
+    if n * k > BOUND_MAX_PAIRS or time_limit_s <= 0.2:
+        return None
+    cost = problem.home_cost()
+    if problem.move_penalty:
+        had = problem.current != NO_TERRITORY
+        stay = np.zeros_like(cost, dtype=bool)
+        stay[np.flatnonzero(had), problem.current[had]] = True
+        cost = cost + np.where(had[:, None] & ~stay, problem.move_penalty, 0.0)
+    column = np.arange(n * k)
+    unit, territory = column // k, column % k
+    rows = [unit]
+    coefficients = [np.ones(n * k)]
+    lower, upper = [np.ones(n)], [np.ones(n)]
+    offset = n
+    for band in problem.bands:
+        rows.append(offset + territory)
+        coefficients.append(band.values[unit])
+        lower.append(band.lower)
+        upper.append(band.upper)
+        offset += k
+    matrix = sparse.csr_matrix((np.concatenate(coefficients), (np.concatenate(rows), np.concatenate([column] * len(rows)))),
+                               shape=(offset, n * k))
+    column_lower, column_upper = np.zeros(n * k), np.ones(n * k)
+    fixed = np.full(n, NO_TERRITORY, dtype=np.int64)
+    fixed[problem.locked != NO_TERRITORY] = problem.locked[problem.locked != NO_TERRITORY]
+    given = problem.home_unit != NO_TERRITORY
+    fixed[problem.home_unit[given]] = np.flatnonzero(given)
+    for u in np.flatnonzero(fixed != NO_TERRITORY):
+        column_upper[u * k:(u + 1) * k] = 0.0
+        column_upper[u * k + fixed[u]] = 1.0
+        column_lower[u * k + fixed[u]] = 1.0
+    builder = model_builder_helper.ModelBuilderHelper()
+    builder.fill_model_from_sparse_data(column_lower, column_upper, cost.ravel(), np.concatenate(lower),
+                                        np.concatenate(upper), matrix)
+    solver = model_builder_helper.ModelSolverHelper("glop")
+    solver.set_time_limit_in_seconds(time_limit_s)
+    solver.solve(builder)
+    if solver.status() != model_builder_helper.SolveStatus.OPTIMAL:
+        logger.info("the LP bound of the districting problem ended with status %s", solver.status())
+        return None
+    return float(solver.objective_value())
