@@ -107,11 +107,12 @@ def solve_group(problem: DistrictProblem, bands: list[IntegerBand], assignment: 
     g = len(group)
     slot = {int(t): s for s, t in enumerate(group)}
 
+    zero = model.new_constant(0)
     x = [[None] * g for _ in units]
     for i, u in enumerate(units):
         allowed = _allowed_slots(problem, int(u), slot)
         for s in range(g):
-            x[i][s] = model.new_bool_var(f"x{u}_{s}") if s in allowed else model.new_constant(0)
+            x[i][s] = model.new_bool_var(f"x{u}_{s}") if s in allowed else zero
         model.add_exactly_one(x[i])
 
     is_root, root_of, root_units = _roots(problem, model, units, group, x, roots, symmetric)
@@ -170,7 +171,7 @@ def solve_group(problem: DistrictProblem, bands: list[IntegerBand], assignment: 
                            if integer_cost[i, s]]
         model.minimize(sum(objective_terms))
 
-    _hint(model, units, position, neighbours, assignment, group, x, tree, root_of, root_units, is_root)
+    _hint(model, units, position, neighbours, assignment, group, x, tree, root_of, root_units, is_root, zero.index)
 
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(0.05, time_limit_s)
@@ -182,6 +183,8 @@ def solve_group(problem: DistrictProblem, bands: list[IntegerBand], assignment: 
     solver.parameters.cp_model_presolve = False
     status = solver.solve(model)
     name = solver.status_name(status)
+    if status == cp_model.MODEL_INVALID:
+        raise ValueError(f"the group model is invalid: {model.validate()}")
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return GroupResult(None, name, None, None, solver.wall_time)
 
@@ -287,14 +290,15 @@ def _forbid_far_pairs(problem, model, units, x, g, limit):
             model.add_bool_or([x[i][s].negated(), x[j][s].negated()])
 
 
-def _hint(model, units, position, neighbours, assignment, group, x, tree, root_of, root_units, is_root):
+def _hint(model, units, position, neighbours, assignment, group, x, tree, root_of, root_units, is_root, zero_index):
     """Hint the current plan, with a breadth-first tree from each territory's root."""
     parent, depth = tree
     current = assignment[units]
     starts = set()
     for i in range(len(units)):
         for s in range(len(group)):
-            model.add_hint(x[i][s], int(current[i] == group[s]))
+            if x[i][s].index != zero_index:  # the shared constant 0 takes no hint
+                model.add_hint(x[i][s], int(current[i] == group[s]))
     for s, t in enumerate(group):
         members = np.flatnonzero(current == t)
         if not members.size:
