@@ -20,9 +20,6 @@ from optimizer.geo.problem import NO_TERRITORY, DistrictProblem
 
 logger = logging.getLogger(__name__)
 
-# Symmetry breaking "a root is its territory's lowest-numbered unit" adds a quadratic number of
-# clauses; it pays off only on small models.
-LOWEST_ROOT_MAX_UNITS = 160
 COST_RESOLUTION = 1_000_000  # the largest charge in a model becomes this many integer steps
 # A territory's deviation from its target counts DEVIATION_RESOLUTION / target per unit of the metric,
 # so every metric's deviation is measured as a share of its target, in billionths.
@@ -85,7 +82,8 @@ def integer_bands(problem: DistrictProblem) -> list[IntegerBand]:
 def solve_group(problem: DistrictProblem, bands: list[IntegerBand], assignment: np.ndarray, group: np.ndarray,
                 neighbours: list[np.ndarray], *, stage: str, cost: np.ndarray | None, time_limit_s: float,
                 seed: int, workers: int, forbidden_distance: float | None = None,
-                roots: np.ndarray | None = None, deviation_cap: int | None = None) -> GroupResult:
+                roots: np.ndarray | None = None, deviation_cap: int | None = None,
+                allowed: np.ndarray | None = None, diameter_levels: np.ndarray | None = None) -> GroupResult:
     """Reassign every unit of the territories in ``group`` among them; other territories stay as they are.
 
     stage "balance" minimises the band violation (each metric's excess as a share of its target).
@@ -94,6 +92,10 @@ def solve_group(problem: DistrictProblem, bands: list[IntegerBand], assignment: 
     minimises ``cost`` (unit x territory charges). With
     ``forbidden_distance``, two units at least that far apart (``distance_matrix``) may not share a
     territory. ``roots`` fixes each group territory's root unit when the problem has no home units.
+    ``allowed`` (unit x territory, bool) limits where each unit may go; locks and homes override it.
+    With ``diameter_levels`` (ascending distances, all below ``forbidden_distance``), stage "cost"
+    first minimises the group's largest diameter, measured as the number of levels it reaches, and
+    only then ``cost``.
     """
     group = np.asarray(group, dtype=np.int64)
     units = np.flatnonzero(np.isin(assignment, group))
@@ -110,13 +112,15 @@ def solve_group(problem: DistrictProblem, bands: list[IntegerBand], assignment: 
     zero = model.new_constant(0)
     x = [[None] * g for _ in units]
     for i, u in enumerate(units):
-        allowed = _allowed_slots(problem, int(u), slot)
+        slots = _allowed_slots(problem, int(u), slot)
+        if allowed is not None and len(slots) > 1:
+            slots = {s for s in slots if allowed[u, group[s]]}
         for s in range(g):
-            x[i][s] = model.new_bool_var(f"x{u}_{s}") if s in allowed else zero
+            x[i][s] = model.new_bool_var(f"x{u}_{s}") if s in slots else zero
         model.add_exactly_one(x[i])
 
     is_root, root_of, root_units = _roots(problem, model, units, group, x, roots, symmetric)
-    tree = _tree(model, units, position, neighbours, x, is_root, g)
+    tree = _tree(model, units, position, neighbours, x, is_root, g, zero.index)
 
     objective_terms = []
     violation_terms = []
@@ -150,7 +154,11 @@ def solve_group(problem: DistrictProblem, bands: list[IntegerBand], assignment: 
                 model.add(total <= int(band.upper[t]))
 
     if forbidden_distance is not None:
-        _forbid_far_pairs(problem, model, units, x, g, forbidden_distance)
+        _forbid_far_pairs(problem, model, units, x, g, forbidden_distance, zero.index)
+    levels = None
+    if diameter_levels is not None and len(diameter_levels):
+        levels = _diameter_levels(problem, model, units, group, x, np.asarray(diameter_levels, dtype=float),
+                                  assignment, zero.index)
 
     if deviation_cap is not None:
         model.add(sum(deviation_terms) <= deviation_cap)
@@ -169,7 +177,13 @@ def solve_group(problem: DistrictProblem, bands: list[IntegerBand], assignment: 
         integer_cost = np.round(local * scale).astype(np.int64)
         objective_terms = [int(integer_cost[i, s]) * x[i][s] for i in range(len(units)) for s in range(g)
                            if integer_cost[i, s]]
+        if levels is not None:
+            # The widest territory first, then the widths of all group territories, then the charges.
+            objective_terms.append((int(integer_cost.sum()) + 1) * _levels_objective(levels))
+            scale = 0.0
         model.minimize(sum(objective_terms))
+    elif levels is not None:
+        model.minimize(_levels_objective(levels))
 
     _hint(model, units, position, neighbours, assignment, group, x, tree, root_of, root_units, is_root, zero.index)
 
@@ -227,26 +241,37 @@ def _roots(problem, model, units, group, x, roots, symmetric):
             model.add(x[i][s] == 1)
         return [model.new_constant(1 if int(u) in root_units else 0) for u in units], None, fixed
 
+    # Each territory's root is its lowest-numbered unit, which removes equivalent trees. seen[i][s]
+    # says whether any of units 0..i is in territory s, so the root is the unit where seen turns true.
+    count = len(units)
     root_of = [[model.new_bool_var("") for _ in range(g)] for _ in units]
-    for i in range(len(units)):
-        for s in range(g):
-            model.add_implication(root_of[i][s], x[i][s])
     for s in range(g):
-        model.add_exactly_one(root_of[i][s] for i in range(len(units)))
+        seen_before = None
+        for i in range(count):
+            if seen_before is None:
+                model.add(root_of[i][s] == x[i][s])
+            else:
+                model.add_implication(root_of[i][s], x[i][s])
+                model.add_implication(root_of[i][s], seen_before.negated())
+                model.add_bool_or([x[i][s].negated(), seen_before, root_of[i][s]])
+            if i < count - 1:
+                seen = model.new_bool_var("")
+                model.add_implication(x[i][s], seen)
+                if seen_before is not None:
+                    model.add_implication(seen_before, seen)
+                    model.add_bool_or([seen.negated(), seen_before, x[i][s]])
+                else:
+                    model.add(seen == x[i][s])
+                seen_before = seen
+        model.add_exactly_one(root_of[i][s] for i in range(count))
     is_root = [model.new_bool_var("") for _ in units]
-    for i in range(len(units)):
+    for i in range(count):
         model.add(sum(root_of[i]) == is_root[i])
-    if len(units) <= LOWEST_ROOT_MAX_UNITS:
-        # The root is the lowest-numbered unit of its territory, which removes equivalent trees.
-        for s in range(g):
-            for i in range(len(units)):
-                for j in range(i):
-                    model.add_bool_or([root_of[i][s].negated(), x[j][s].negated()])
-        if symmetric:
-            # Territories with the same bands are interchangeable, so order them by their root's number.
-            order = [sum(i * root_of[i][s] for i in range(len(units))) for s in range(g)]
-            for s in range(g - 1):
-                model.add(order[s] < order[s + 1])
+    if symmetric:
+        # Territories with the same bands are interchangeable, so order them by their root's number.
+        order = [sum(i * root_of[i][s] for i in range(count)) for s in range(g)]
+        for s in range(g - 1):
+            model.add(order[s] < order[s + 1])
     return is_root, root_of, None
 
 
@@ -260,20 +285,21 @@ def _interchangeable(problem: DistrictProblem, group: np.ndarray) -> bool:
                np.allclose(band.upper[group], band.upper[group[0]]) for band in problem.bands)
 
 
-def _tree(model, units, position, neighbours, x, is_root, g):
+def _tree(model, units, position, neighbours, x, is_root, g, zero_index):
     """Add the parent literals and depths; return (parent[i][j] literal per directed edge, depth per unit)."""
     depth = [model.new_int_var(0, max(0, len(units) - 1), "") for _ in units]
     parent = [{} for _ in units]
+    possible = [[s for s in range(g) if x[i][s].index != zero_index] for i in range(len(units))]
     for i, u in enumerate(units):
         options = []
         for v in neighbours[u]:
             j = position.get(int(v))
-            if j is None:
-                continue
+            if j is None or not set(possible[i]) & set(possible[j]):
+                continue  # the two units can never share a territory
             p = model.new_bool_var("")
             parent[i][j] = p
             options.append(p)
-            for s in range(g):
+            for s in possible[i]:
                 # A parent is in the child's territory.
                 model.add_bool_or([p.negated(), x[i][s].negated(), x[j][s]])
             model.add(depth[i] >= depth[j] + 1).only_enforce_if(p)
@@ -282,12 +308,56 @@ def _tree(model, units, position, neighbours, x, is_root, g):
     return parent, depth
 
 
-def _forbid_far_pairs(problem, model, units, x, g, limit):
+def _forbid_far_pairs(problem, model, units, x, g, limit, zero_index):
     distances = problem.distance_matrix[np.ix_(units, units)]
     rows, cols = np.nonzero(np.triu(distances >= limit - 1e-9, k=1))
     for i, j in zip(rows.tolist(), cols.tolist()):
         for s in range(g):
-            model.add_bool_or([x[i][s].negated(), x[j][s].negated()])
+            if x[i][s].index != zero_index and x[j][s].index != zero_index:
+                model.add_bool_or([x[i][s].negated(), x[j][s].negated()])
+
+
+def _levels_objective(levels):
+    """Return the levels reached by the widest territory, weighted above the levels of all territories."""
+    widest, reached = levels
+    every = sum(sum(row) for row in reached)
+    return (len(reached) * len(widest) + 1) * sum(widest) + every
+
+
+def _diameter_levels(problem, model, units, group, x, levels, assignment, zero_index):
+    """Return (per level: some group territory is that wide, per slot and level: that territory is).
+
+    A pair at distance d in one territory reaches every level <= d. The literals of a territory are
+    ordered (a level implies the ones below it), so one clause per pair and territory, at the
+    highest level <= d, is enough.
+    """
+    g = len(group)
+    widest = [model.new_bool_var("") for _ in levels]
+    reached = [[model.new_bool_var("") for _ in levels] for _ in range(g)]
+    for s in range(g):
+        for level, literal in enumerate(reached[s]):
+            model.add_implication(literal, widest[level])
+            if level:
+                model.add_implication(literal, reached[s][level - 1])
+    distances = problem.distance_matrix[np.ix_(units, units)]
+    rows, cols = np.nonzero(np.triu(distances >= levels[0] - 1e-9, k=1))
+    level_of = np.searchsorted(levels, distances[rows, cols] + 1e-9, side="right") - 1
+    for i, j, level in zip(rows.tolist(), cols.tolist(), level_of.tolist()):
+        for s in range(g):
+            if x[i][s].index != zero_index and x[j][s].index != zero_index:
+                model.add_bool_or([x[i][s].negated(), x[j][s].negated(), reached[s][level]])
+
+    current = assignment[units]
+    group_width = 0.0
+    for s, t in enumerate(group):
+        members = np.flatnonzero(current == t)
+        width = float(distances[np.ix_(members, members)].max()) if len(members) > 1 else 0.0
+        group_width = max(group_width, width)
+        for level, literal in zip(levels, reached[s]):
+            model.add_hint(literal, int(width >= level - 1e-9))
+    for level, literal in zip(levels, widest):
+        model.add_hint(literal, int(group_width >= level - 1e-9))
+    return widest, reached
 
 
 def _hint(model, units, position, neighbours, assignment, group, x, tree, root_of, root_units, is_root, zero_index):

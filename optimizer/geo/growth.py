@@ -51,6 +51,33 @@ def choose_seeds(problem: DistrictProblem, rng: np.random.Generator) -> np.ndarr
     for t in open_slots:  # more territories than the allocation placed: use the largest component
         members = np.flatnonzero(labels == np.argmax(share))
         seeds[t] = _next_seed(problem, members, [int(s) for s in seeds if s != NO_TERRITORY], rng)
+    if problem.distance_matrix is not None:
+        seeds = _minimax_seeds(problem, seeds, labels, fixed=given)
+    return seeds
+
+
+def _minimax_seeds(problem: DistrictProblem, seeds: np.ndarray, labels: np.ndarray, fixed: np.ndarray,
+                   rounds: int = 10) -> np.ndarray:
+    """Move each free seed to the centre (smallest largest distance) of the units nearest to it.
+
+    This is the alternating heuristic of the vertex p-centre problem; it needs the distance matrix.
+    """
+    distance = problem.distance_matrix
+    seeds = seeds.copy()
+    for _ in range(rounds):
+        # Units join the nearest seed of their own component.
+        to_seed = distance[:, seeds] + np.where(labels[:, None] == labels[seeds][None, :], 0.0, np.inf)
+        nearest = np.argmin(to_seed, axis=1)
+        moved = False
+        for t in np.flatnonzero(~fixed):
+            members = np.flatnonzero(nearest == t)
+            if members.size == 0:
+                continue
+            centre = int(members[np.argmin(distance[np.ix_(members, members)].max(axis=0))])
+            if centre != seeds[t] and centre not in seeds:
+                seeds[t], moved = centre, True
+        if not moved:
+            break
     return seeds
 
 
