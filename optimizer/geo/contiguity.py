@@ -24,6 +24,7 @@ COST_RESOLUTION = 1_000_000  # the largest charge in a model becomes this many i
 # A territory's deviation from its target counts DEVIATION_RESOLUTION / target per unit of the metric,
 # so every metric's deviation is measured as a share of its target, in billionths.
 DEVIATION_RESOLUTION = 1_000_000_000
+INTEGER_TARGET_MAX = 100_000_000
 
 
 @dataclass
@@ -63,17 +64,33 @@ def weighted_deviation(bands: list[IntegerBand], assignment: np.ndarray, territo
 
 
 def integer_bands(problem: DistrictProblem) -> list[IntegerBand]:
-    """Scale each metric to integers: whole-number metrics stay as they are, others count hundredths.
+    """Scale each metric to integers with targets of at most INTEGER_TARGET_MAX steps.
+
+    Whole-number metrics of a hard band stay exact when their target fits. Otherwise each unit's value
+    is rounded to the step, and a hard band is narrowed by the largest rounding error a territory can
+    collect (half a step per unit), so a plan inside the integer band is inside the real one. Large
+    coefficients made CP-SAT 9.15 overrun its time limit and abort with bad_alloc on US counties with
+    potential counted in cents.
 
     The deviation score counts the soft bands, and the hard ones too when the priority is balance.
     """
     result = []
+    n = problem.unit_count
     for band in problem.bands:
         whole = np.allclose(band.values, np.round(band.values), rtol=0, atol=1e-9)
+        largest_target = float(np.max(band.target)) if len(band.target) else 1.0
         factor = 1.0 if whole else 100.0
+        if largest_target * factor > INTEGER_TARGET_MAX:
+            factor = INTEGER_TARGET_MAX / largest_target
         values = np.round(band.values * factor).astype(np.int64)
-        lower = np.ceil(band.lower * factor - 1e-6).astype(np.int64)
-        upper = np.floor(band.upper * factor + 1e-6).astype(np.int64)
+        exact = whole and factor == 1.0
+        margin = 0 if exact else int(math.ceil(0.5 * n))
+        lower = np.ceil(band.lower * factor - 1e-6).astype(np.int64) + margin
+        upper = np.floor(band.upper * factor + 1e-6).astype(np.int64) - margin
+        if band.hard and np.any(lower > upper):
+            # The rounding margin would close the band; keep it open and let the real check decide.
+            lower = np.ceil(band.lower * factor - 1e-6).astype(np.int64)
+            upper = np.floor(band.upper * factor + 1e-6).astype(np.int64)
         result.append(IntegerBand(values, np.maximum(lower, 0), upper, np.maximum(band.target * factor, 1.0),
                                   band.hard, problem.priority == "balance" or not band.hard))
     return result
@@ -119,7 +136,7 @@ def solve_group(problem: DistrictProblem, bands: list[IntegerBand], assignment: 
             x[i][s] = model.new_bool_var(f"x{u}_{s}") if s in slots else zero
         model.add_exactly_one(x[i])
 
-    is_root, root_of, root_units = _roots(problem, model, units, group, x, roots, symmetric)
+    is_root, root_of, root_units = _roots(problem, model, units, group, x, roots, symmetric, zero)
     tree = _tree(model, units, position, neighbours, x, is_root, g, zero.index)
 
     objective_terms = []
@@ -226,7 +243,7 @@ def _allowed_slots(problem: DistrictProblem, unit: int, slot: dict[int, int]) ->
     return set(slot.values())
 
 
-def _roots(problem, model, units, group, x, roots, symmetric):
+def _roots(problem, model, units, group, x, roots, symmetric, zero):
     """Return the is-root literal per unit, the root literal per (unit, slot) and the fixed root units.
 
     The roots are fixed when every group territory has a home unit or ``roots`` names them; then the
@@ -244,17 +261,19 @@ def _roots(problem, model, units, group, x, roots, symmetric):
     # Each territory's root is its lowest-numbered unit, which removes equivalent trees. seen[i][s]
     # says whether any of units 0..i is in territory s, so the root is the unit where seen turns true.
     count = len(units)
-    root_of = [[model.new_bool_var("") for _ in range(g)] for _ in units]
+    root_of = [[zero] * g for _ in units]
     for s in range(g):
+        candidates = [i for i in range(count) if x[i][s].index != zero.index]
         seen_before = None
-        for i in range(count):
+        for position_in_slot, i in enumerate(candidates):
+            root_of[i][s] = model.new_bool_var("")
             if seen_before is None:
                 model.add(root_of[i][s] == x[i][s])
             else:
                 model.add_implication(root_of[i][s], x[i][s])
                 model.add_implication(root_of[i][s], seen_before.negated())
                 model.add_bool_or([x[i][s].negated(), seen_before, root_of[i][s]])
-            if i < count - 1:
+            if position_in_slot < len(candidates) - 1:
                 seen = model.new_bool_var("")
                 model.add_implication(x[i][s], seen)
                 if seen_before is not None:
@@ -263,7 +282,7 @@ def _roots(problem, model, units, group, x, roots, symmetric):
                 else:
                     model.add(seen == x[i][s])
                 seen_before = seen
-        model.add_exactly_one(root_of[i][s] for i in range(count))
+        model.add_exactly_one(root_of[i][s] for i in candidates)
     is_root = [model.new_bool_var("") for _ in units]
     for i in range(count):
         model.add(sum(root_of[i]) == is_root[i])
@@ -380,7 +399,8 @@ def _hint(model, units, position, neighbours, assignment, group, x, tree, root_o
         starts.add(start)
         if root_of is not None:
             for i in range(len(units)):
-                model.add_hint(root_of[i][s], int(i == start))
+                if root_of[i][s].index != zero_index:
+                    model.add_hint(root_of[i][s], int(i == start))
         seen, queue, level = {start}, deque([start]), {start: 0}
         while queue:
             i = queue.popleft()

@@ -28,6 +28,7 @@ class UnitGraph:
     shared_km: np.ndarray = field(default_factory=lambda: np.zeros(0))
     edge_kind: list[str] = field(default_factory=list)
     area_km2: np.ndarray | None = None
+    unit_names: list[str] | None = None   # for messages, e.g. county names; None means ids only
 
     def __post_init__(self) -> None:
         self.lat = np.asarray(self.lat, dtype=float)
@@ -49,6 +50,11 @@ class UnitGraph:
     @property
     def unit_count(self) -> int:
         return len(self.unit_ids)
+
+    def label(self, unit: int) -> str:
+        """Return the unit's id, with its name in brackets when the graph has names."""
+        name = self.unit_names[unit] if self.unit_names is not None else None
+        return f"{self.unit_ids[unit]} ({name})" if name else self.unit_ids[unit]
 
     def neighbours(self) -> list[np.ndarray]:
         """Return, per unit, the sorted indices of its neighbours."""

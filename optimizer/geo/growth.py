@@ -10,6 +10,8 @@ import logging
 import math
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
 
 from optimizer.geo.problem import NO_TERRITORY, DistrictProblem
 from optimizer.geodesy import geodesic_km
@@ -176,3 +178,102 @@ def _may_take(problem: DistrictProblem, unit: int, territory: int) -> bool:
 def default_group_size(territory_count: int) -> int:
     """Return how many neighbouring territories one search step frees at first."""
     return max(2, min(3, territory_count, math.ceil(territory_count / 2)))
+
+
+# Recursive bisection: each split cuts one edge of a spanning tree so that the two sides hold whole
+# numbers of territories. Errors add up over the levels of splits, so a split stops looking once the
+# sides are within BISECTION_PRECISION times the band's tolerance, or after BISECTION_TREES trees.
+BISECTION_TREES = 60
+BISECTION_PRECISION = 0.1
+
+
+def bisection_plan(problem: DistrictProblem, rng: np.random.Generator) -> np.ndarray | None:
+    """Return a connected plan by recursive spanning-tree bisection, or None when it does not apply.
+
+    Works for problems without home units and locks, on one connected graph. Each part is split into
+    two parts of k // 2 and k - k // 2 territories, at the tree edge whose sides come closest to those
+    territories' targets on every hard band. Spanning trees weight each edge by its length times a
+    random factor, so the parts stay compact.
+    """
+    if np.any(problem.home_unit != NO_TERRITORY) or np.any(problem.locked != NO_TERRITORY):
+        return None
+    count, _ = problem.graph.components()
+    if count != 1:
+        return None
+    hard = [band for band in problem.bands if band.hard]
+    metrics = np.column_stack([band.values for band in hard]) if hard else np.ones((problem.unit_count, 1))
+    per_territory = np.array([band.target.mean() for band in hard]) if hard else \
+        np.array([problem.unit_count / problem.territory_count])
+    tolerance = np.array([band.tolerance for band in hard]) if hard else np.array([1.0])
+    edges = problem.graph.edges
+    length = unit_distances_for_edges(problem, edges)
+    assignment = np.full(problem.unit_count, NO_TERRITORY, dtype=np.int64)
+    stack = [(np.arange(problem.unit_count), problem.territory_count, 0)]
+    while stack:
+        units, k, first = stack.pop()
+        if k == 1:
+            assignment[units] = first
+            continue
+        left_k = k // 2
+        left = _split(units, left_k, k, metrics, per_territory, tolerance, edges, length, problem.unit_count, rng)
+        right = np.setdiff1d(units, left, assume_unique=True)
+        stack.append((left, left_k, first))
+        stack.append((right, k - left_k, first + left_k))
+    return assignment
+
+
+def unit_distances_for_edges(problem: DistrictProblem, edges: np.ndarray) -> np.ndarray:
+    """Return each edge's length between its unit points (distance_matrix when given, else geodesic km)."""
+    if len(edges) == 0:
+        return np.zeros(0)
+    if problem.distance_matrix is not None:
+        return problem.distance_matrix[edges[:, 0], edges[:, 1]]
+    graph = problem.graph
+    return geodesic_km(graph.lat[edges[:, 0]], graph.lon[edges[:, 0]], graph.lat[edges[:, 1]], graph.lon[edges[:, 1]])
+
+
+def _split(units, left_k, k, metrics, per_territory, tolerance, edges, length, n, rng) -> np.ndarray:
+    """Return the units of the side holding left_k of the k territories."""
+    inside = np.zeros(n, dtype=bool)
+    inside[units] = True
+    keep = inside[edges[:, 0]] & inside[edges[:, 1]]
+    local = np.full(n, -1, dtype=np.int64)
+    local[units] = np.arange(len(units))
+    a, b = local[edges[keep, 0]], local[edges[keep, 1]]
+    base = np.maximum(length[keep], 1e-9)
+    target = left_k * per_territory
+    right_target = (k - left_k) * per_territory
+    good_enough = BISECTION_PRECISION * tolerance.min()
+    values = metrics[units]
+    best_cut, best_miss = None, np.inf
+    for _ in range(BISECTION_TREES):
+        weights = base * rng.uniform(0.5, 1.5, size=len(base))
+        tree = minimum_spanning_tree(coo_matrix((weights, (a, b)), shape=(len(units), len(units))))
+        root = int(rng.integers(len(units)))
+        order, parent = breadth_first_order(tree, root, directed=False, return_predecessors=True)
+        sums = values.copy()
+        for node in order[:0:-1]:  # children before parents
+            sums[parent[node]] += sums[node]
+        # Cutting the edge above a node separates its subtree, which may become either side.
+        candidates = order[1:]
+        below = sums[candidates]
+        # The miss of a cut: the larger relative error of the two sides, over the hard metrics.
+        miss_left = np.max(np.abs(below / target - 1), axis=1)
+        miss_right = np.max(np.abs(below / right_target - 1), axis=1)
+        for miss, subtree_is_left in ((miss_left, True), (miss_right, False)):
+            at = int(np.argmin(miss))
+            if miss[at] < best_miss:
+                best_miss = float(miss[at])
+                best_cut = (tree, root, int(candidates[at]), subtree_is_left, parent)
+        if best_miss <= good_enough:
+            break
+    tree, root, node, subtree_is_left, parent = best_cut
+    # The subtree below `node`: every unit whose path to the root passes through node.
+    in_subtree = np.zeros(len(units), dtype=bool)
+    order, _ = breadth_first_order(tree, root, directed=False, return_predecessors=True)
+    in_subtree[node] = True
+    for child in order:
+        if child != node and parent[child] >= 0 and in_subtree[parent[child]]:
+            in_subtree[child] = True
+    side = in_subtree if subtree_is_left else ~in_subtree
+    return units[side]

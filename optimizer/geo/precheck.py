@@ -34,7 +34,7 @@ def check_districting(problem: DistrictProblem) -> None:
 
 
 def _names(problem: DistrictProblem, units) -> str:
-    ids = [problem.graph.unit_ids[int(u)] for u in units]
+    ids = [problem.graph.label(int(u)) for u in units]
     shown = ", ".join(ids[:UNITS_NAMED])
     return shown + (f" and {len(ids) - UNITS_NAMED} more" if len(ids) > UNITS_NAMED else "")
 
@@ -67,7 +67,7 @@ def _check_single_units(problem: DistrictProblem, causes: list[str], relaxations
         value, target = band.values[worst], band.target.max()
         needed = value / target - 1.0
         causes.append(
-            f"unit {problem.graph.unit_ids[worst]} alone has {band.name} {_num(value)} {band.unit}, above the "
+            f"unit {problem.graph.label(worst)} alone has {band.name} {_num(value)} {band.unit}, above the "
             f"upper limit {_num(largest_upper)} {band.unit} of every territory (target {_num(target)} "
             f"+{format_percent(band.tolerance)}), so a territory holding it is {format_percent(needed)} above "
             f"its target" + (f"; {len(order) - 1} more unit(s) exceed it too: {_names(problem, order[1:])}"
