@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.monotonic() - started
 
     totals = np.bincount(plan.assignment, weights=population, minlength=k)
-    problems = district_plan_problems(problem, plan.assignment, bands_required=plan.status != "bands_not_met")
+    problems = district_plan_problems(problem, plan.assignment, bands_required=plan.status not in ("bands_not_met", "bands_infeasible"))
     enacted = layer.frame["CD"].astype(int).to_numpy() - 1
     enacted_totals = np.bincount(enacted, weights=population, minlength=k)
     print(f"{len(population)} counties, {len(graph.edges)} rook edges; ideal {ideal:,.2f} people per territory")

@@ -2,6 +2,7 @@
 
     territory plan --accounts FILE --reps FILE [--config scenario.yaml] [--time-limit SECONDS] --out DIR
     territory bases --accounts FILE (--reps K --capacity-hours H | --capacity-from reps.csv) --out DIR
+    territory districts [--units FILE] (--reps FILE | --territories K) [--band NAME=TOLERANCE%] ... --out DIR
     territory demo [--out DIR]
     territory serve [--host HOST] [--port PORT] [--no-demo]
     territory keys create --role ROLE [--rep-id REP] [--name NAME] | keys revoke ID | keys list
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 
 from optimizer.errors import ConfigError, InfeasibleError, InputError, SolverError, TerritoryError
+from optimizer.geo.command import add_districts_options
 from optimizer.scenario import Scenario, load_scenario
 
 EXIT_CODES = {InputError: 2, ConfigError: 2, InfeasibleError: 3, SolverError: 4}
@@ -56,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="suggest home bases for reps from an account list; writes reps.csv for "
                                      "`territory plan` and bases.json")
     _add_bases_options(bases)
+
+    districts = commands.add_parser("districts", parents=[common],
+                                    help="plan territories of whole units (counties, ZIP areas, custom polygons), "
+                                         "each one connected region")
+    add_districts_options(districts)
 
     demo = commands.add_parser("demo", parents=[common], help="plan the embedded demo data set (10 reps, 900 accounts)")
     _add_plan_options(demo, default_out=Path("out/demo"), default_time_limit=30.0)
@@ -195,6 +202,18 @@ def _run_plan(args: argparse.Namespace, accounts: Path, reps: Path) -> int:
         progress.close()
     print(format_report(result.metrics))
     print(f"\nFiles written to {args.out}/: assignments.csv, territories.geojson, metrics.json, map.html, map.png")
+    return 0
+
+
+def _run_districts(args: argparse.Namespace) -> int:
+    from optimizer.geo.command import format_districts_report, request_from_args
+    from optimizer.geo.pipeline import geo_plan_files
+
+    request = request_from_args(args, _column_map(args.account_column, "--account-column"),
+                                _column_map(args.rep_column, "--rep-column"))
+    result = geo_plan_files(request, args.out)
+    print(format_districts_report(result))
+    print(f"\nFiles written to {args.out}/: {', '.join(result.files)}")
     return 0
 
 
@@ -363,6 +382,8 @@ def main(argv: list[str] | None = None) -> int:
             return _keys(args)
         if args.command == "bases":
             return _run_bases(args)
+        if args.command == "districts":
+            return _run_districts(args)
         if args.command == "demo":
             demo = importlib.resources.files("data") / "demo"
             return _run_plan(args, Path(str(demo / "accounts.csv")), Path(str(demo / "reps.csv")))

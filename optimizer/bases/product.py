@@ -27,7 +27,7 @@ from optimizer.bases.search import Progress, solve_bases
 from optimizer.bases.sites import candidate_sites
 from optimizer.errors import ConfigError, InputError, RowIssue
 from optimizer.geodesy import SPHERICAL_LOWER_FACTOR, geodesic_km, spherical_km
-from optimizer.inputs import Inputs, load_inputs
+from optimizer.inputs import Inputs, load_accounts, load_inputs
 from optimizer.pipeline import check_not_empty, check_out_dir, prepare_accounts, write_staged
 from optimizer.scenario import Scenario, SolverSettings
 
@@ -131,30 +131,8 @@ def _read(accounts_path: str | Path, request: BaseRequest, account_columns: dict
 
 
 def _read_accounts_only(path: Path, account_columns: dict[str, str] | None, skip_bad_rows: bool) -> Inputs:
-    """Read and validate an account list without a reps file.
-
-    NOTE: optimizer.inputs has no public entry point for accounts alone, so this calls its account
-    validator directly. Owner columns are left out, because they name reps of a roster not given here.
-    """
-    from optimizer import locate
-    from optimizer.inputs.read import read_table
-    from optimizer.inputs.validate import SIGNAL_COLUMNS, _column_issues, _validate_accounts
-
-    table = read_table(path, column_map=account_columns)
-    issues = _column_issues(table, path.name, "account")
-    if issues:
-        raise InputError(issues, f"{len(issues)} problem(s) with the columns of {path.name}")
-    owner_columns = [column for column in ("current_owner", "locked_owner") if column in table.columns]
-    accounts, found = _validate_accounts(table.drop(columns=owner_columns), path.name, "", {},
-                                         locate.default_gazetteer())
-    for column in owner_columns:
-        # Kept unchecked, only to tell the user when reps.csv lacks an owner that `territory plan` needs.
-        accounts[column] = [value.strip() or None for value in table[column].tolist()]
-    if found.issues and not skip_bad_rows:
-        raise InputError(found.issues, f"{len(found.issues)} problem(s) in {path.name}")
-    kept = accounts[~accounts["row"].isin(found.bad_rows)].reset_index(drop=True)
-    signals = tuple(column for column in SIGNAL_COLUMNS if column in table.columns)
-    return Inputs(kept, pd.DataFrame(), found.issues, signals)
+    """Read and validate an account list without a reps file; owner columns are kept unchecked."""
+    return load_accounts(path, account_columns=account_columns, skip_bad_rows=skip_bad_rows)
 
 
 def _count_and_capacity(request: BaseRequest, roster: pd.DataFrame) -> tuple[int, float]:

@@ -48,7 +48,8 @@ DIAMETER_STEP = 1e-6
 # only territories whose centre lies within RADIUS_FACTORS[i] times the widest territory's width.
 # On DTDP instance planar500_G0 the factor 0.75 took the width from 49.9 to 42.9 in 11 s.
 RADIUS_FACTORS = (0.6, 0.75, 0.9)
-RADIUS_MODEL_SECONDS = 20.0
+RADIUS_MODEL_SECONDS = 12.0
+RADIUS_BURST_SECONDS = 6.0
 # Compactness "diameter": seed sets tried for the first plan, and how much wider than the widest
 # territory a territory may get while the bands are being repaired.
 SEED_ATTEMPTS = 30
@@ -63,7 +64,7 @@ class DistrictPlan:
     """A solved districting plan with its quality figures."""
 
     assignment: np.ndarray            # territory index per unit
-    status: str                       # "optimal", "feasible" or "bands_not_met"
+    status: str                       # "optimal", "feasible", "bands_not_met" or "bands_infeasible"
     objective: float
     objective_unit: str
     lower_bound: float | None
@@ -120,9 +121,15 @@ def solve_districts(problem: DistrictProblem, time_limit_s: float = 30.0, *, see
     notes = list(problem.notes) + search.notes
     if search.proven_bound is not None and violation <= VIOLATION_TOLERANCE:
         lower_bound = max(lower_bound or 0.0, search.proven_bound)
-    if violation > VIOLATION_TOLERANCE:
+    if violation > VIOLATION_TOLERANCE and search.bands_proven_infeasible:
+        status = "bands_infeasible"
+        notes.append("no connected plan meets every band (CP-SAT proved it); max_deviation gives the smallest "
+                     "deviation possible")
+        lower_bound = None
+    elif violation > VIOLATION_TOLERANCE:
         status = "bands_not_met"
-        notes.append("strict contiguity kept some metric outside its band; max_deviation gives the best reached")
+        notes.append("no connected plan inside every band was found in the time limit; max_deviation gives the "
+                     "best reached")
         lower_bound = None
     elif search.proved_optimal:
         status = "optimal"
@@ -218,6 +225,7 @@ class _Search:
         self.notes: list[str] = []
         self.proven_bound: float | None = None
         self.proved_optimal = False
+        self.bands_proven_infeasible = False
         self._home_cost = problem.home_cost() if problem.compactness == "home" else None
         self.ranks_deviation = any(band.in_deviation for band in self.bands)
 
@@ -298,6 +306,8 @@ class _Search:
             if result.assignment is not None:
                 self.accept(result.assignment)
             if self.best_key[0] > VIOLATION_TOLERANCE:
+                # The model covers every unit and territory, so an optimum above zero is a proof.
+                self.bands_proven_infeasible = result.status == "OPTIMAL"
                 return result.status == "OPTIMAL"
         if self.ranks_deviation:
             result = self.run_group(everything, "deviation", self.remaining() * 0.6)
@@ -340,9 +350,17 @@ class _Search:
         return allowed
 
     def radius_models(self) -> None:
-        """Re-solve every territory at once with nearby territories only, widening the radius while that fails."""
+        """Re-solve every territory at once with nearby territories only, until time runs out.
+
+        The radius widens after a model that did not improve the plan. When every radius has failed,
+        a short burst of group steps changes the plan before the radii start again.
+        """
         attempt = 0
-        while attempt < len(RADIUS_FACTORS) and self.remaining() > 1.0:
+        while self.remaining() > 1.0:
+            if attempt == len(RADIUS_FACTORS):
+                self.neighbourhoods(until=time.monotonic() + RADIUS_BURST_SECONDS)
+                attempt = 0
+                continue
             stage = "balance" if self.best_key[0] > VIOLATION_TOLERANCE else "cost"
             allowed = self.radius_allowed(RADIUS_FACTORS[attempt])
             result = self.run_group(self.everything, stage, min(self.remaining(), RADIUS_MODEL_SECONDS),
@@ -397,7 +415,7 @@ class _Search:
             frontier = extra + frontier
         return np.array(group, dtype=np.int64)
 
-    def neighbourhoods(self) -> None:
+    def neighbourhoods(self, until: float | None = None) -> None:
         """Improve the incumbent one group of neighbouring territories at a time until time runs out.
 
         The group size starts at 2 and grows after repeated failures; the search stops early when
@@ -408,7 +426,7 @@ class _Search:
         largest = min(LARGEST_GROUP, k)
         size, failures = min(2, k), 0
         order: list[int] = []
-        while self.remaining() > 0.05:
+        while self.remaining() > 0.05 and (until is None or time.monotonic() < until):
             stage = "balance" if self.best_key[0] > VIOLATION_TOLERANCE else "cost"
             group = self.pick_group(self._centre_territory(stage, order), size)
             units = int(np.isin(self.best, group).sum())

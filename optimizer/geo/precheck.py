@@ -25,6 +25,7 @@ def check_districting(problem: DistrictProblem) -> None:
     if k > n:
         causes.append(f"{k} territories were requested but there are only {n} units; each territory needs at least one")
     _check_homes(problem, causes)
+    _check_whole_number_bands(problem, causes, relaxations)
     _check_single_units(problem, causes, relaxations)
     _check_locks(problem, causes)
     _check_components(problem, causes)
@@ -53,6 +54,29 @@ def _check_homes(problem: DistrictProblem, causes: list[str]) -> None:
                           f"but is locked to {problem.territory_ids[problem.locked[unit]]}")
 
 
+def _check_whole_number_bands(problem: DistrictProblem, causes: list[str], relaxations: list[str]) -> None:
+    """A band on a whole-number metric needs a whole number between its limits."""
+    for band in (band for band in problem.bands if band.hard):
+        if not np.allclose(band.values, np.round(band.values), rtol=0, atol=1e-9):
+            continue
+        empty = np.flatnonzero(np.ceil(band.lower - 1e-9) > np.floor(band.upper + 1e-9))
+        if empty.size == 0:
+            continue
+        t = int(empty[0])
+        target = band.target[t]
+        needed = max(np.ceil(target) - target, target - np.floor(target)) / target if target > 0 else 0.0
+        causes.append(f"{band.name} counts whole {band.unit or 'units'}, but the band of territory "
+                      f"{problem.territory_ids[t]} ({_quantity(band.lower[t], band.unit)} to "
+                      f"{_quantity(band.upper[t], band.unit)}) holds no whole number"
+                      + (f" ({empty.size - 1} more territories alike)" if empty.size > 1 else ""))
+        relaxations.append(f"widen the {band.name} band to +-{format_percent(needed)}")
+
+
+def _quantity(value: float, unit: str) -> str:
+    """Format a value with its unit, or alone when the metric has no unit."""
+    return f"{_num(value)} {unit}" if unit else _num(value)
+
+
 def _check_single_units(problem: DistrictProblem, causes: list[str], relaxations: list[str]) -> None:
     """A unit whose value alone is above every territory's upper limit cannot be placed anywhere."""
     for band in problem.bands:
@@ -67,8 +91,8 @@ def _check_single_units(problem: DistrictProblem, causes: list[str], relaxations
         value, target = band.values[worst], band.target.max()
         needed = value / target - 1.0
         causes.append(
-            f"unit {problem.graph.label(worst)} alone has {band.name} {_num(value)} {band.unit}, above the "
-            f"upper limit {_num(largest_upper)} {band.unit} of every territory (target {_num(target)} "
+            f"unit {problem.graph.label(worst)} alone has {band.name} {_quantity(value, band.unit)}, above the "
+            f"upper limit {_quantity(largest_upper, band.unit)} of every territory (target {_num(target)} "
             f"+{format_percent(band.tolerance)}), so a territory holding it is {format_percent(needed)} above "
             f"its target" + (f"; {len(order) - 1} more unit(s) exceed it too: {_names(problem, order[1:])}"
                              if len(order) > 1 else "")
@@ -90,8 +114,8 @@ def _check_locks(problem: DistrictProblem, causes: list[str]) -> None:
     for band in (band for band in problem.bands if band.hard):
         sums = np.bincount(locked[mask], weights=band.values[mask], minlength=problem.territory_count)
         for t in np.flatnonzero(sums > band.upper * (1 + 1e-12)):
-            causes.append(f"the units locked to {problem.territory_ids[t]} already have {band.name} {_num(sums[t])} "
-                          f"{band.unit}, above its upper limit {_num(band.upper[t])} {band.unit}")
+            causes.append(f"the units locked to {problem.territory_ids[t]} already have {band.name} "
+                          f"{_quantity(sums[t], band.unit)}, above its upper limit {_quantity(band.upper[t], band.unit)}")
 
 
 def _check_components(problem: DistrictProblem, causes: list[str]) -> None:
@@ -101,6 +125,7 @@ def _check_components(problem: DistrictProblem, causes: list[str]) -> None:
     if count == 1:
         return
     homes = problem.home_unit
+    needed_fewest: list[int] = []
     for c in range(count):
         members = np.flatnonzero(labels == c)
         if problem.has_homes():
@@ -116,18 +141,27 @@ def _check_components(problem: DistrictProblem, causes: list[str]) -> None:
                 if total < low * (1 - 1e-12) or total > high * (1 + 1e-12):
                     causes.append(
                         f"the connected area of {len(members)} unit(s) around {_names(problem, members[:1])} has "
-                        f"{band.name} {_num(total)} {band.unit}, but its {len(inside)} territory(ies) need between "
-                        f"{_num(low)} and {_num(high)}; add a connector edge to join it to its neighbours")
+                        f"{band.name} {_quantity(total, band.unit)}, but its {len(inside)} territory(ies) need "
+                        f"between {_num(low)} and {_num(high)}; add a connector edge to join it to its neighbours")
             continue
         # Without home units, the component can take any number of territories c >= 1 that fits every band.
         fewest, most = 1, len(members)
+        needed_fewest.append(fewest)
         for band in (band for band in problem.bands if band.hard):
             total = band.values[members].sum()
             fewest = max(fewest, math.ceil(total / band.upper.max() - 1e-9) if band.upper.max() > 0 else 1)
             if band.lower.min() > 0:
                 most = min(most, math.floor(total / band.lower.min() + 1e-9))
+        needed_fewest[-1] = fewest
         if fewest > most:
             causes.append(
                 f"the connected area of {len(members)} unit(s) around {_names(problem, members[:1])} cannot hold a "
                 f"whole number of territories inside every band (it would need at least {fewest} and at most "
                 f"{most}); add a connector edge to join it to its neighbours or widen the bands")
+    if not problem.has_homes() and sum(needed_fewest) > problem.territory_count:
+        sizes = ", ".join(str(int(np.sum(labels == c))) for c in range(min(count, UNITS_NAMED)))
+        causes.append(
+            f"the units form {count} separate connected areas ({sizes}{', ...' if count > UNITS_NAMED else ''} units) "
+            f"that need at least {sum(needed_fewest)} territories, because a territory cannot span two areas, but "
+            f"{problem.territory_count} were requested; join the areas with connector edges, use queen adjacency "
+            f"or a snapping distance for units that touch at a corner or nearly touch, or plan more territories")

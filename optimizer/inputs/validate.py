@@ -105,6 +105,57 @@ def load_inputs(
     return Inputs(kept, reps, account_issues.issues, signals)
 
 
+def load_accounts(
+    accounts_path: str | Path,
+    *,
+    account_columns: dict[str, str] | None = None,
+    skip_bad_rows: bool = False,
+    gazetteer: locate.Gazetteer | None = None,
+) -> Inputs:
+    """Read, validate and locate an accounts file without a rep roster; ``Inputs.reps`` is empty.
+
+    The owner columns (current_owner, locked_owner) are kept as text but not checked, because they
+    name reps of a roster not given here. Raises InputError as load_inputs does.
+    """
+    path = Path(accounts_path)
+    table = read_table(path, column_map=account_columns)
+    issues = _column_issues(table, path.name, "account")
+    if issues:
+        raise InputError(issues, f"{len(issues)} problem(s) with the columns of {path.name}")
+    owner_columns = [column for column in ("current_owner", "locked_owner") if column in table.columns]
+    accounts, found = _validate_accounts(table.drop(columns=owner_columns), path.name, "", {},
+                                         gazetteer or locate.default_gazetteer())
+    for column in owner_columns:
+        accounts[column] = [value.strip() or None for value in table[column].tolist()]
+    if found.issues and not skip_bad_rows:
+        raise InputError(found.issues, _with_row_meaning(f"{len(found.issues)} problem(s) in {path.name}", table,
+                                                         path.name))
+    kept = accounts[~accounts["row"].isin(found.bad_rows)].reset_index(drop=True)
+    signals = tuple(column for column in SIGNAL_COLUMNS if column in table.columns)
+    logger.info("Loaded %d accounts without a rep roster", len(kept))
+    return Inputs(kept, pd.DataFrame(), found.issues, signals)
+
+
+def load_reps(
+    reps_path: str | Path,
+    *,
+    rep_columns: dict[str, str] | None = None,
+    gazetteer: locate.Gazetteer | None = None,
+) -> pd.DataFrame:
+    """Read, validate and locate a reps file without accounts; raise InputError listing every problem."""
+    path = Path(reps_path)
+    table = read_table(path, column_map=rep_columns)
+    issues = _column_issues(table, path.name, "rep")
+    if issues:
+        raise InputError(issues, f"{len(issues)} problem(s) with the columns of {path.name}")
+    reps, found = _validate_reps(table, path.name, gazetteer or locate.default_gazetteer())
+    if found.issues:
+        raise InputError(found.issues, _with_row_meaning(f"{len(found.issues)} problem(s) in {path.name}", table,
+                                                         path.name))
+    logger.info("Loaded %d reps", len(reps))
+    return reps
+
+
 class _IssueList:
     """Problems of one file, and the source rows they make unusable."""
 

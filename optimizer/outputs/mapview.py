@@ -44,6 +44,9 @@ DOT_RADIUS_PX = 3.5
 HOME_SIZE_PX = 9.0
 # Nominal SVG width (px) used for marker sizes before the script measures the real one.
 NOMINAL_WIDTH_PX = 900.0
+# Longest edge (degrees) of the US outline before projection. A 0.25 degree piece of the 49th parallel
+# strays about 7 m from the parallel in a projection centred on the contiguous US.
+OUTLINE_SEGMENT_DEGREES = 0.25
 
 
 # --- colours --------------------------------------------------------------------------------------------
@@ -173,7 +176,9 @@ def _build_scene(territories: geopandas.GeoDataFrame, assignments: pd.DataFrame,
     # The land is cut a little beyond the view so that zooming out does not show the cut at once.
     pad = 0.5 * max(extent[2] - extent[0], extent[3] - extent[1])
     land_view = box(extent[0] - pad, extent[1] - pad, extent[2] + pad, extent[3] + pad)
-    land = project_km(load_us_outline()).intersection(land_view)
+    # The outline's long straight edges, such as the 49th parallel, get vertices every OUTLINE_SEGMENT_DEGREES
+    # so that they bend with the projection as the territories' borders do.
+    land = project_km(shapely.segmentize(load_us_outline(), OUTLINE_SEGMENT_DEGREES)).intersection(land_view)
     return _Scene(
         crs_label=f"Lambert azimuthal equal-area centred on latitude {centre_lat:.2f}, longitude {centre_lon:.2f} (km)",
         extent=extent,
@@ -596,8 +601,9 @@ def _add_png_legend(axes: Any, scene: _Scene, reps: pd.DataFrame) -> None:
               label=f"{rep_id} {scene.rep_names.get(str(rep_id), '')}".strip())
         for rep_id in reps["rep_id"].astype(str)
     ]
-    handles.append(Line2D([], [], marker="D", linestyle="", markerfacecolor="white", markeredgecolor="black",
-                          label="rep home base"))
+    if not scene.homes.empty:
+        handles.append(Line2D([], [], marker="D", linestyle="", markerfacecolor="white", markeredgecolor="black",
+                              label="rep home base"))
     if scene.unassigned:
         handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor=UNASSIGNED_COLOUR,
                               markeredgecolor="white", label="unassigned account"))
