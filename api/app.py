@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from api.db import make_engine, make_session_factory, upgrade_database
 from api.errors import install_error_handlers
 from api.jobs import JobManager
-from api.routers import datasets, health, plans, runs, scenarios
+from api.routers import datasets, geo_plans, geo_runs, geo_scenarios, health, plans, runs, scenarios
 from api.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -25,7 +25,8 @@ DESCRIPTION = """Balanced, explainable sales territory plans over HTTP.
 
 Upload accounts and reps as a dataset, describe planning rules in a scenario, start a run, poll it, then
 read the plan: summary, assignments (JSON pages or CSV), territories (GeoJSON), metrics and an offline
-HTML map. Every route except /health and /version needs an API key in the X-API-Key header.
+HTML map. Geographic mode (territories of whole units: counties, ZIP areas, custom polygons) follows the
+same steps under /geo: upload a unit layer with its settings, start a run, poll it under /runs, read the plan. Every route except /health and /version needs an API key in the X-API-Key header.
 """
 
 # Room for the multipart framing and form fields around the two files.
@@ -61,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, limit=2 * settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES)
-    for module in (datasets, scenarios, runs, plans, health):
+    for module in (datasets, scenarios, runs, plans, geo_scenarios, geo_runs, geo_plans, health):
         app.include_router(module.router)
     return app
 

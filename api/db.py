@@ -44,10 +44,36 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 def upgrade_database(engine: Engine) -> None:
-    """Apply every Alembic migration that the database lacks (`alembic upgrade head`)."""
+    """Apply every Alembic migration that the database lacks (`alembic upgrade head`).
+
+    On SQLite, foreign keys are not enforced during the migrations: SQLite alters a column by rebuilding
+    its table, and dropping the old table would fail while other tables refer to it. The keys are
+    checked afterwards, and a violation raises RuntimeError.
+    """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_FOLDER))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:
+            # The pragma has no effect inside a transaction, so it is committed before the migrations begin.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+                if sqlite:
+                    _check_foreign_keys(connection)
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
     logger.info("database schema is up to date (%s)", engine.url.render_as_string(hide_password=True))
+
+
+def _check_foreign_keys(connection) -> None:  # noqa: ANN001 - a SQLAlchemy Connection
+    violations = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if violations:
+        table, row, parent, _ = violations[0]
+        raise RuntimeError(f"the migration left {len(violations)} row(s) whose foreign key finds no row, such as "
+                           f"row {row} of {table} referring to {parent}; restore the database from a backup")

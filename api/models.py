@@ -1,9 +1,10 @@
 """Tables of the service, as SQLAlchemy 2 typed models.
 
 A dataset keeps the uploaded files as they came, so that every run reads them through the library's
-own validation. A plan keeps one row per account in plan_assignments, and its territories, metrics and
-map as JSON and HTML documents. Ids of accounts and reps are compared case-sensitively: SQLite's default BINARY
-collation and PostgreSQL's default collations both do so.
+own validation, and so does a geographic scenario in geo_files. A plan keeps one row per account in
+plan_assignments, and its territories, metrics and map as JSON and HTML documents; a geographic plan
+keeps its units.csv and assignments.csv as text. Ids of accounts and reps are compared
+case-sensitively: SQLite's default BINARY collation and PostgreSQL's default collations both do so.
 """
 
 from __future__ import annotations
@@ -101,11 +102,37 @@ class Scenario(Base):
     created_at: Mapped[datetime.datetime] = mapped_column(UtcDateTime, default=utc_now)
 
 
+class GeoScenario(Base):
+    """A geographic scenario: uploaded files (unit layer, accounts, reps, ...) and the planning settings."""
+
+    __tablename__ = "geo_scenarios"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime.datetime] = mapped_column(UtcDateTime, default=utc_now)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)  # the form fields as sent, parsed again by each run
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)    # what validation found: units, territories, summaries
+
+
+class GeoFile(Base):
+    __tablename__ = "geo_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    geo_scenario_id: Mapped[int] = mapped_column(ForeignKey("geo_scenarios.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))  # units, accounts, reps, unit_values or current
+    filename: Mapped[str] = mapped_column(String)
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+
+
 class Run(Base):
+    """A solve of a scenario (scenario_id) or of a geographic scenario (geo_scenario_id); exactly one is set."""
+
     __tablename__ = "runs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id"), index=True)
+    scenario_id: Mapped[int | None] = mapped_column(ForeignKey("scenarios.id"), index=True)
+    geo_scenario_id: Mapped[int | None] = mapped_column(ForeignKey("geo_scenarios.id"), index=True)
     status: Mapped[str] = mapped_column(String(20), default=RunStatus.queued.value, index=True)
     time_limit_s: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime.datetime] = mapped_column(UtcDateTime, default=utc_now)
@@ -158,3 +185,21 @@ class PlanAssignment(Base):
     industry: Mapped[str | None] = mapped_column(String)
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
+
+
+class GeoPlan(Base):
+    """The plan of a geographic run: its files as documents (GeoJSON, metrics, CSV text, HTML map)."""
+
+    __tablename__ = "geo_plans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), unique=True)
+    geo_scenario_id: Mapped[int] = mapped_column(ForeignKey("geo_scenarios.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)  # 1, 2, ... per geographic scenario
+    created_at: Mapped[datetime.datetime] = mapped_column(UtcDateTime, default=utc_now)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
+    territories: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
+    units_csv: Mapped[str] = mapped_column(Text, deferred=True)
+    assignments_csv: Mapped[str | None] = mapped_column(Text, deferred=True)  # None without accounts
+    map_html: Mapped[str] = mapped_column(Text, deferred=True)

@@ -86,7 +86,8 @@ class RunCreate(_Request):
 
 
 class RunProgress(_Response):
-    phase: str | None = Field(description="current step: loading, relaxation, search, territories or writing")
+    phase: str | None = Field(description="current step: loading, relaxation, search, territories or writing "
+                                          "(geographic runs: loading, solving, territories, writing)")
     elapsed_s: float | None = Field(description="seconds since the solve started")
     objective: float | None = Field(description="objective of the best plan found so far (hour-km by default)")
     lower_bound: float | None = Field(description="proven lower bound of the objective so far, same unit")
@@ -96,7 +97,9 @@ class RunProgress(_Response):
 class RunPublic(_Response):
     id: int = Field(description="run id")
     url: str = Field(description="path of this run's status")
-    scenario_id: int = Field(description="scenario being solved")
+    scenario_id: int | None = Field(description="scenario being solved; null for a geographic run")
+    geo_scenario_id: int | None = Field(None, description="geographic scenario being solved; null for an "
+                                                          "account-mode run")
     status: RunStatus = Field(description="queued, running, succeeded, failed, infeasible or cancelled")
     time_limit_s: float = Field(description="solver time limit, seconds")
     created_at: datetime.datetime = Field(description="time the run was requested (UTC)")
@@ -106,8 +109,8 @@ class RunPublic(_Response):
     error: str | None = Field(description="why the run failed, was infeasible or was cancelled")
     causes: list[str] = Field(description="for an infeasible run: each rule that cannot hold, with numbers")
     relaxations: list[str] = Field(description="for an infeasible run: smallest changes found that remove a cause")
-    plan_id: int | None = Field(description="plan written by a succeeded run")
-    plan_url: str | None = Field(description="path of that plan")
+    plan_id: int | None = Field(description="plan written by a succeeded run (a geographic plan for a geographic run)")
+    plan_url: str | None = Field(description="path of that plan: /plans/ID, or /geo/plans/ID for a geographic run")
 
 
 class PlanSummary(_Response):
@@ -178,3 +181,51 @@ class VersionPublic(_Response):
     ortools: str = Field(description="OR-Tools version used by the solver")
     api: str = Field(description="version of this HTTP API")
 
+
+
+class GeoScenarioPublic(_Response):
+    id: int = Field(description="geographic scenario id")
+    name: str = Field(description="name of the scenario, shown in map titles")
+    created_at: datetime.datetime = Field(description="upload time (UTC)")
+    files: dict[str, str] = Field(description="uploaded file name by role: units, accounts, reps, unit_values, current")
+    settings: dict[str, Any] = Field(description="the planning settings as sent, in the syntax of `territory "
+                                                 "districts` (band population=1%, lock UNIT=REP, ...)")
+    report: dict[str, Any] = Field(description="what validation found: units, territory ids, metrics with their "
+                                               "units, the unit layer's repairs and the adjacency graph's summary")
+
+
+class GeoRunCreate(_Request):
+    geo_scenario_id: Identifier = Field(description="geographic scenario to solve")
+    time_limit_s: float | None = Field(
+        None, gt=0, description="seconds for the whole run (reading, solving, territories); default: the "
+                                "scenario's time_limit_s")
+
+
+class GeoSolverPublic(_Response):
+    status: str = Field(description="optimal or feasible")
+    objective: float = Field(description="compactness plus move charges, in objective_unit")
+    objective_unit: str = Field(description="unit of objective and lower_bound, such as unit-km or hour-km")
+    lower_bound: float | None = Field(description="proven lower bound; null when none was proven")
+    gap: float | None = Field(description="(objective - lower_bound) / objective, a fraction")
+    band_violation: float = Field(description="sum of the relative distances outside the hard bands; 0 in a plan")
+    max_deviation: dict[str, float] = Field(description="per banded metric, the largest relative deviation from "
+                                                        "a territory's target (0.01 = 1 %)")
+    time_s: float = Field(description="solve time, seconds")
+    time_limit_s: float = Field(description="the solver's share of the run's time limit, seconds")
+    run_time_limit_s: float = Field(description="time limit of the whole run, seconds")
+    seed: int = Field(description="random seed")
+    workers: int = Field(description="search threads")
+    version: str = Field(description="OR-Tools version")
+    notes: list[str] = Field(description="remarks of the solver, such as why no bound was proven")
+
+
+class GeoPlanPublic(_Response):
+    id: int = Field(description="geographic plan id")
+    url: str = Field(description="path of this plan")
+    run_id: int = Field(description="run that produced the plan")
+    geo_scenario_id: int = Field(description="geographic scenario of the plan")
+    version: int = Field(description="1, 2, ... for the plans of one geographic scenario, in the order written")
+    created_at: datetime.datetime = Field(description="time the plan was written (UTC)")
+    summary: dict[str, Any] = Field(description="units, territories, bands, status, territories in several polygon "
+                                                "parts and, with accounts, the accounts assigned and outside units")
+    solver: GeoSolverPublic = Field(description="solver outcome: status, objective, bound, gap and deviations")

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fastapi import UploadFile
 from sqlalchemy.orm import Session
 
 from api.errors import ApiError, issue_dict
@@ -38,6 +39,15 @@ class Upload:
     account_columns: dict[str, str] = field(default_factory=dict)
     rep_columns: dict[str, str] = field(default_factory=dict)
     skip_bad_rows: bool = False
+
+
+async def read_limited(file: UploadFile, what: str, limit: int) -> bytes:
+    """Return an uploaded file's content; raise ApiError(413) when it is larger than `limit` bytes."""
+    content = await file.read(limit + 1)
+    if len(content) > limit:
+        raise ApiError(413, f"the {what} file is larger than the upload limit of {limit:,} bytes "
+                            "(setting TERRITORY_MAX_UPLOAD_BYTES)")
+    return content
 
 
 def safe_filename(filename: str | None, default: str) -> str:

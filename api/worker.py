@@ -1,6 +1,7 @@
 """The body of a solve worker process: read the run's dataset, solve, and store the plan in one transaction.
 
 ``run_worker`` runs in a spawned process (see api.jobs). It copies solver progress into the run's row.
+A geographic run goes to api.geo_worker, which stores a geographic plan in the same way.
 It ends the run itself for every outcome it can catch: succeeded (with its plan), infeasible (with
 causes) or failed (with the error). If the process dies, the manager ends the run.
 """
@@ -61,6 +62,14 @@ def run_worker(database_url: str, run_id: int, log_level: int = logging.INFO) ->
 
 
 def _solve_and_store(sessions: sessionmaker[Session], run_id: int) -> None:
+    with sessions() as session:
+        geographic = session.get_one(Run, run_id).geo_scenario_id is not None
+    if geographic:
+        from api.geo_worker import solve_geo_and_store  # it imports this module for ProgressWriter
+
+        solve_geo_and_store(sessions, run_id)
+        return
+
     with sessions() as session:
         run = session.get_one(Run, run_id)
         scenario_row = session.get_one(Scenario, run.scenario_id)

@@ -12,7 +12,7 @@ from api.deps import Planner, SalesOps, SessionDep, SettingsDep
 from api.errors import ApiError, get_or_404
 from api.models import Dataset, Scenario
 from api.schemas import DATABASE_MAX_ID, NO_NUL_PATTERN, DatasetPublic, ErrorPublic, ValidationReport
-from api.uploads import Upload, parse_column_map, safe_filename, validate_and_store
+from api.uploads import Upload, parse_column_map, read_limited, safe_filename, validate_and_store
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
@@ -45,9 +45,9 @@ async def create_dataset(
     upload = Upload(
         name=(name or "").strip() or accounts_filename,
         accounts_filename=accounts_filename,
-        accounts=await _read_limited(accounts, "accounts", settings.max_upload_bytes),
+        accounts=await read_limited(accounts, "accounts", settings.max_upload_bytes),
         reps_filename=safe_filename(reps.filename, "reps.csv"),
-        reps=await _read_limited(reps, "reps", settings.max_upload_bytes),
+        reps=await read_limited(reps, "reps", settings.max_upload_bytes),
         account_columns=parse_column_map(account_column, "account_column"),
         rep_columns=parse_column_map(rep_column, "rep_column"),
         skip_bad_rows=skip_bad_rows,
@@ -57,14 +57,6 @@ async def create_dataset(
     session.commit()
     response.headers["Location"] = f"/datasets/{dataset.id}"
     return dataset
-
-
-async def _read_limited(file: UploadFile, what: str, limit: int) -> bytes:
-    content = await file.read(limit + 1)
-    if len(content) > limit:
-        raise ApiError(413, f"the {what} file is larger than the upload limit of {limit:,} bytes "
-                            "(setting TERRITORY_MAX_UPLOAD_BYTES)")
-    return content
 
 
 @router.get("", response_model=list[DatasetPublic], summary="List datasets")

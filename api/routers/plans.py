@@ -45,7 +45,7 @@ def _get_plan(session: Session, plan_id: int) -> Plan:
     return plan
 
 
-def _rep_for(caller: Caller, rep_id: str | None) -> str | None:
+def rep_filter_for(caller: Caller, rep_id: str | None) -> str | None:
     """Return the rep filter in force, which for an ae key is always its own rep."""
     if caller.role is not Role.ae:
         return rep_id
@@ -79,7 +79,7 @@ def list_assignments(
     offset: Annotated[int, Query(ge=0, le=DATABASE_MAX_ID, description="assignments to skip")] = 0,
 ) -> AssignmentPage:
     _get_plan(session, plan_id)
-    rep_id = _rep_for(caller, rep_id)
+    rep_id = rep_filter_for(caller, rep_id)
     query = select(PlanAssignment).where(PlanAssignment.plan_id == plan_id)
     if rep_id is not None:
         query = query.where(PlanAssignment.rep_id == rep_id)
@@ -95,7 +95,7 @@ def list_assignments(
 def assignments_csv(plan_id: PlanId, caller: AnyCaller, session: SessionDep, rep_id: RepFilter = None) -> StreamingResponse:
     """Write the assignments with the columns of the CLI's assignments.csv, one row per account in file order."""
     _get_plan(session, plan_id)
-    rep_id = _rep_for(caller, rep_id)
+    rep_id = rep_filter_for(caller, rep_id)
     query = select(*(getattr(PlanAssignment, column) for column in ASSIGNMENT_COLUMNS)) \
         .where(PlanAssignment.plan_id == plan_id).order_by(PlanAssignment.position)
     if rep_id is not None:
@@ -107,10 +107,10 @@ def assignments_csv(plan_id: PlanId, caller: AnyCaller, session: SessionDep, rep
         writer.writerow(["" if value is None else value for value in row])
     name = f"plan-{plan_id}-assignments{'-' + rep_id if rep_id else ''}.csv"
     return StreamingResponse(iter([buffer.getvalue()]), media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="{_ascii(name)}"'})
+                             headers={"Content-Disposition": f'attachment; filename="{ascii_filename(name)}"'})
 
 
-def _ascii(text: str) -> str:
+def ascii_filename(text: str) -> str:
     return "".join(character if (character.isascii() and character.isalnum()) or character in "-_." else "_"
                    for character in text)
 
@@ -121,7 +121,7 @@ def _ascii(text: str) -> str:
                        **NOT_FOUND, **FORBIDDEN_OTHER_REP})
 def get_territories(plan_id: PlanId, caller: AnyCaller, session: SessionDep, rep_id: RepFilter = None) -> JSONResponse:
     plan = _get_plan(session, plan_id)
-    rep_id = _rep_for(caller, rep_id)
+    rep_id = rep_filter_for(caller, rep_id)
     collection = plan.territories
     if rep_id is not None:
         features = [feature for feature in collection["features"] if feature["properties"]["rep_id"] == rep_id]

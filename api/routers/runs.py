@@ -1,4 +1,7 @@
-"""Runs: solves of a scenario in a background worker, with progress, bound and gap while they run."""
+"""Runs: solves of a scenario in a background worker, with progress, bound and gap while they run.
+
+Geographic runs start at POST /geo/runs and are polled and cancelled here like the others.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from sqlalchemy import select
 
 from api.deps import JobsDep, Planner, SalesOps, SessionDep, SettingsDep
 from api.errors import ApiError, get_or_404
-from api.models import Plan, Run, RunStatus, Scenario, utc_now
+from api.models import GeoPlan, Plan, Run, RunStatus, Scenario, utc_now
 from api.schemas import DATABASE_MAX_ID, ErrorPublic, RunCreate, RunProgress, RunPublic
 
 logger = logging.getLogger(__name__)
@@ -21,19 +24,22 @@ RunId = Annotated[int, Path(ge=1, le=DATABASE_MAX_ID, description="run id")]
 
 
 def run_public(run: Run, plan_id: int | None) -> RunPublic:
+    plan_folder = "/geo/plans" if run.geo_scenario_id is not None else "/plans"
     return RunPublic(
-        id=run.id, url=f"/runs/{run.id}", scenario_id=run.scenario_id, status=RunStatus(run.status),
+        id=run.id, url=f"/runs/{run.id}", scenario_id=run.scenario_id, geo_scenario_id=run.geo_scenario_id,
+        status=RunStatus(run.status),
         time_limit_s=run.time_limit_s, created_at=run.created_at, started_at=run.started_at,
         finished_at=run.finished_at,
         progress=RunProgress(phase=run.phase, elapsed_s=run.elapsed_s, objective=run.objective,
                              lower_bound=run.lower_bound, gap=run.gap),
         error=run.error, causes=run.causes or [], relaxations=run.relaxations or [],
-        plan_id=plan_id, plan_url=f"/plans/{plan_id}" if plan_id is not None else None,
+        plan_id=plan_id, plan_url=f"{plan_folder}/{plan_id}" if plan_id is not None else None,
     )
 
 
-def _plan_id(session: SessionDep, run_id: int) -> int | None:
-    return session.scalar(select(Plan.id).where(Plan.run_id == run_id))
+def _plan_id(session: SessionDep, run: Run) -> int | None:
+    plan = GeoPlan if run.geo_scenario_id is not None else Plan
+    return session.scalar(select(plan.id).where(plan.run_id == run.id))
 
 
 @router.post("", status_code=202, response_model=RunPublic, summary="Start solving a scenario",
@@ -65,19 +71,21 @@ def list_runs(
     status: Annotated[RunStatus | None, Query(description="only runs with this status")] = None,
     scenario_id: Annotated[int | None, Query(ge=1, le=DATABASE_MAX_ID, description="only runs of this scenario")] = None,
 ) -> list[RunPublic]:
-    query = select(Run, Plan.id).outerjoin(Plan, Plan.run_id == Run.id).order_by(Run.id)
+    query = select(Run, Plan.id, GeoPlan.id).outerjoin(Plan, Plan.run_id == Run.id) \
+        .outerjoin(GeoPlan, GeoPlan.run_id == Run.id).order_by(Run.id)
     if status is not None:
         query = query.where(Run.status == status.value)
     if scenario_id is not None:
         query = query.where(Run.scenario_id == scenario_id)
-    return [run_public(run, plan_id) for run, plan_id in session.execute(query)]
+    return [run_public(run, plan_id if geo_plan_id is None else geo_plan_id)
+            for run, plan_id, geo_plan_id in session.execute(query)]
 
 
 @router.get("/{run_id}", response_model=RunPublic, summary="Get a run's status and progress",
             responses={404: {"model": ErrorPublic}})
 def get_run(run_id: RunId, caller: Planner, session: SessionDep) -> RunPublic:
     run = get_or_404(session, Run, run_id, "run")
-    return run_public(run, _plan_id(session, run_id))
+    return run_public(run, _plan_id(session, run))
 
 
 @router.post("/{run_id}/cancel", response_model=RunPublic, summary="Cancel a queued or running run",

@@ -41,6 +41,18 @@ ROUTES = [
     ("GET", "/plans/{plan}/territories", {}, ALL),
     ("GET", "/plans/{plan}/metrics", {}, ALL),
     ("GET", "/plans/{plan}/map", {}, PLANNERS),
+    ("GET", "/geo/scenarios", {}, PLANNERS),
+    ("POST", "/geo/scenarios", {"data": {"territories": "0"}}, SALES_OPS),
+    ("GET", f"/geo/scenarios/{MISSING}", {}, PLANNERS),
+    ("DELETE", f"/geo/scenarios/{MISSING}", {}, SALES_OPS),
+    ("POST", "/geo/runs", {"json": {"geo_scenario_id": MISSING}}, PLANNERS),
+    ("GET", "/geo/plans", {}, ALL),
+    ("GET", f"/geo/plans/{MISSING}", {}, ALL),
+    ("GET", f"/geo/plans/{MISSING}/territories", {}, ALL),
+    ("GET", f"/geo/plans/{MISSING}/units.csv", {}, ALL),
+    ("GET", f"/geo/plans/{MISSING}/assignments.csv", {}, ALL),
+    ("GET", f"/geo/plans/{MISSING}/metrics", {}, ALL),
+    ("GET", f"/geo/plans/{MISSING}/map", {}, PLANNERS),
 ]
 OPEN_ROUTES = [("GET", "/health"), ("GET", "/version")]
 
@@ -62,7 +74,8 @@ def _template(path: str) -> str:
     parts = path.split("/")
     for index, part in enumerate(parts):
         if part == str(MISSING) or part in ("{plan}", "{run}"):
-            parts[index] = "{" + names[parts[index - 1]] + "}"
+            name = names[parts[index - 1]]
+            parts[index] = "{" + ("geo_" + name if parts[1] == "geo" and name == "scenario_id" else name) + "}"
     return "/".join(parts)
 
 

@@ -1,0 +1,54 @@
+"""Schema upgrades of a database that already contains plans, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+
+from api.db import MIGRATIONS_FOLDER, make_engine, upgrade_database
+from tests.api.conftest import postgresql_schema_url
+
+ROWS_AT_0001 = [
+    "INSERT INTO datasets (id, name, created_at, accounts_filename, reps_filename, accounts_file, reps_file, "
+    "account_columns, rep_columns, skip_bad_rows, account_count, rep_count, skipped_issues, rep_ids) VALUES "
+    "(1, 'd', '2024-01-01', 'accounts.csv', 'reps.csv', :content, :content, '{}', '{}', false, 1, 1, '[]', '[]')",
+    "INSERT INTO scenarios (id, name, dataset_id, rules, created_at) VALUES (1, 's', 1, '{}', '2024-01-01')",
+    "INSERT INTO runs (id, scenario_id, status, time_limit_s, created_at, causes, relaxations) VALUES "
+    "(1, 1, 'succeeded', 5, '2024-01-01', '[]', '[]')",
+    "INSERT INTO plans (id, run_id, scenario_id, version, created_at, summary, metrics, territories, map_html) "
+    "VALUES (1, 1, 1, 1, '2024-01-01', '{}', '{}', '{}', '')",
+]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+    else:
+        yield from postgresql_schema_url()
+
+
+def test_upgrade_keeps_runs_and_plans(empty_database):
+    engine = make_engine(empty_database)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_FOLDER))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    with engine.begin() as connection:
+        for statement in ROWS_AT_0001:
+            connection.execute(text(statement), {"content": b"x"})
+
+    upgrade_database(engine)
+
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT id, scenario_id, geo_scenario_id FROM runs")).all() == [(1, 1, None)]
+        assert connection.execute(text("SELECT id, run_id FROM plans")).all() == [(1, 1)]
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        if engine.dialect.name == "sqlite":
+            assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    engine.dispose()
