@@ -158,3 +158,22 @@ def test_random_grids_give_valid_plans(instance):
     bands_required = plan.status not in ("bands_not_met", "bands_infeasible")
     assert district_plan_problems(problem, plan.assignment, bands_required=bands_required) == []
     assert sorted(set(plan.assignment.tolist())) == list(range(count))
+
+
+def test_far_apart_locks_give_connected_territory():
+    # A 3 x 3 grid whose corner units 1 and 9 are both locked to territory A: the start plan holds them
+    # in two pieces, and the search must join them through the units between.
+    rows = cols = 3
+    edges = [(r * cols + c, r * cols + c + 1) for r in range(rows) for c in range(cols - 1)]
+    edges += [(r * cols + c, (r + 1) * cols + c) for r in range(rows - 1) for c in range(cols)]
+    graph = UnitGraph([str(i + 1) for i in range(9)], np.repeat(np.arange(rows) * 1.0, cols),
+                      np.tile(np.arange(cols) * 1.0, rows), edges=edges)
+    values = [10, 20, 30, 40, 50, 60, 70, 80, 90]
+    locked = np.full(9, NO_TERRITORY)
+    locked[[0, 8]] = 0
+    problem = DistrictProblem(graph, ["A", "B", "C"], [make_band("population", values, 0.5, 3, "people")],
+                              locked=locked)
+    for seed in range(3):
+        plan = solve_valid(problem, 5, seed=seed)
+        assert plan.assignment[0] == 0 and plan.assignment[8] == 0
+        assert plan.status == "optimal" or plan.status == "feasible"

@@ -471,3 +471,10 @@ def test_voronoi_cells_share_exact_borders():
 def test_voronoi_without_points_raises():
     with pytest.raises(InputError, match="are empty"):
         voronoi_units([], [], [], box(0, 0, 1, 1))
+
+
+def test_csv_is_not_a_boundary_layer(tmp_path):
+    path = tmp_path / "units.csv"
+    path.write_text("unit,pop\na,1\nb,2\n")
+    with pytest.raises(InputError, match="holds no polygons, so it is not a boundary layer"):
+        read_units(path, id_column="unit")

@@ -23,6 +23,7 @@ import ortools
 from ortools.linear_solver.python import model_builder_helper
 from scipy import sparse
 
+from optimizer.errors import SolverError
 from optimizer.geo.contiguity import GroupResult, group_time_limit, integer_bands, solve_group, weighted_deviation
 from optimizer.geo.growth import bisection_plan, choose_seeds, grow_plan
 from optimizer.geo.precheck import check_districting
@@ -108,9 +109,9 @@ def solve_districts(problem: DistrictProblem, time_limit_s: float = 30.0, *, see
     elif problem.compactness == "diameter":
         search.radius_models()
     else:
-        if search.best_key[0] > VIOLATION_TOLERANCE:
+        if search.needs_repair():
             search.boundary_model("balance", BOUNDARY_MODEL_SHARE)
-        if search.best_key[0] <= VIOLATION_TOLERANCE and search.ranks_deviation:
+        if not search.needs_repair() and search.ranks_deviation:
             search.boundary_model("deviation", BOUNDARY_MODEL_SHARE / 2)
     if not settled:
         search.neighbourhoods()
@@ -148,7 +149,10 @@ def solve_districts(problem: DistrictProblem, time_limit_s: float = 30.0, *, see
                      "no lower bound: the search did not prove the largest diameter optimal")
     broken = disconnected_territories(problem, plan)
     if broken:
-        raise AssertionError(f"the search returned disconnected territories {broken}")
+        names = ", ".join(problem.territory_ids[t] for t in broken[:5])
+        raise SolverError(f"no plan with every territory connected was found within the time limit: "
+                          f"{names} still fall apart (locked units far from each other keep them apart); give a "
+                          "longer time limit, or lock fewer units")
     logger.info("districts: %s, objective %.6g %s, violation %.3g, %d steps, %.1f s", status, objective,
                 _objective_unit(problem), violation, search.steps, time.monotonic() - started)
     return DistrictPlan(plan, status, objective, _objective_unit(problem), lower_bound, gap, violation,
@@ -220,7 +224,7 @@ class _Search:
         self.neighbours = problem.graph.neighbours()
         self.everything = np.arange(problem.territory_count)
         self.best: np.ndarray | None = None
-        self.best_key: tuple = (np.inf, 0, np.inf, ())
+        self.best_key: tuple = (np.inf, np.inf, 0, np.inf, ())
         self.steps = 0
         self.notes: list[str] = []
         self.proven_bound: float | None = None
@@ -232,34 +236,37 @@ class _Search:
     # -- incumbent ---------------------------------------------------------------------------------------
 
     def key(self, assignment: np.ndarray) -> tuple:
-        """Return the lexicographic quality of a plan: band violation, deviation score, objective, tie-break.
+        """Return the lexicographic quality of a plan.
 
-        For "diameter" the tie-break is every territory's diameter, widest first, so a step that narrows
-        a territory other than the widest still counts as progress.
+        In order: territories that fall apart (a start plan that had to keep far-apart locked units),
+        band violation, deviation score, objective, and for "diameter" every territory's diameter,
+        widest first, so a step that narrows a territory other than the widest still counts.
         """
+        broken = len(disconnected_territories(self.problem, assignment))
         violation = round(band_violation(self.problem, assignment), 12)
         deviation = self.deviation(assignment, self.everything) if self.ranks_deviation else 0
         widths = ()
         if self.problem.compactness == "diameter":
             widths = tuple(np.round(np.sort(diameters(self.problem, assignment))[::-1], 9).tolist())
-        return (violation, deviation, objective_value(self.problem, assignment), widths)
+        return (broken, violation, deviation, objective_value(self.problem, assignment), widths)
 
     def deviation(self, assignment: np.ndarray, territories: np.ndarray) -> int:
         return weighted_deviation(self.bands, assignment, territories)
 
     def accept(self, assignment: np.ndarray) -> bool:
-        """Keep ``assignment`` if it is connected and better than the incumbent; return whether it was kept."""
+        """Keep ``assignment`` if it is better than the incumbent; return whether it was kept."""
         key = self.key(assignment)
         if key >= self.best_key:
-            return False
-        if self.best is not None and disconnected_territories(self.problem, assignment):
-            logger.warning("a group model returned a disconnected territory; the step is ignored")
             return False
         self.best, self.best_key = assignment.copy(), key
         return True
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
+
+    def needs_repair(self) -> bool:
+        """Return whether the incumbent has a territory that falls apart or a hard band it misses."""
+        return self.best_key[0] > 0 or self.best_key[1] > VIOLATION_TOLERANCE
 
     def cost(self, assignment: np.ndarray) -> np.ndarray | None:
         """Return the unit x territory charges of the cost stage for the plan around ``assignment``."""
@@ -301,13 +308,13 @@ class _Search:
     def whole_model(self) -> bool:
         """Solve every territory in one model; return True when nothing is left to search."""
         everything = self.everything
-        if self.best_key[0] > VIOLATION_TOLERANCE:
+        if self.needs_repair():
             result = self.run_group(everything, "balance", self.remaining() * 0.5)
             if result.assignment is not None:
                 self.accept(result.assignment)
-            if self.best_key[0] > VIOLATION_TOLERANCE:
+            if self.needs_repair():
                 # The model covers every unit and territory, so an optimum above zero is a proof.
-                self.bands_proven_infeasible = result.status == "OPTIMAL"
+                self.bands_proven_infeasible = result.status == "OPTIMAL" and self.best_key[0] == 0
                 return result.status == "OPTIMAL"
         if self.ranks_deviation:
             result = self.run_group(everything, "deviation", self.remaining() * 0.6)
@@ -361,7 +368,7 @@ class _Search:
                 self.neighbourhoods(until=time.monotonic() + RADIUS_BURST_SECONDS)
                 attempt = 0
                 continue
-            stage = "balance" if self.best_key[0] > VIOLATION_TOLERANCE else "cost"
+            stage = "balance" if self.needs_repair() else "cost"
             allowed = self.radius_allowed(RADIUS_FACTORS[attempt])
             result = self.run_group(self.everything, stage, min(self.remaining(), RADIUS_MODEL_SECONDS),
                                     allowed=allowed)
@@ -427,12 +434,12 @@ class _Search:
         size, failures = min(2, k), 0
         order: list[int] = []
         while self.remaining() > 0.05 and (until is None or time.monotonic() < until):
-            stage = "balance" if self.best_key[0] > VIOLATION_TOLERANCE else "cost"
+            stage = "balance" if self.needs_repair() else "cost"
             group = self.pick_group(self._centre_territory(stage, order), size)
             units = int(np.isin(self.best, group).sum())
             limit = group_time_limit(units * len(group) // 2, self.remaining())
             improved = False
-            if stage == "cost" and self.ranks_deviation and self.best_key[1] > 0:
+            if stage == "cost" and self.ranks_deviation and self.best_key[2] > 0:
                 result = self.run_group(group, "deviation", limit)
                 improved = result.assignment is not None and self.accept(result.assignment)
             if self.remaining() > 0.05:
@@ -452,6 +459,9 @@ class _Search:
     def _centre_territory(self, stage: str, order: list[int]) -> int:
         problem, k = self.problem, self.problem.territory_count
         if stage == "balance":
+            broken = disconnected_territories(problem, self.best)
+            if broken:
+                return int(self.rng.choice(broken))
             excess = np.zeros(k)
             for band in problem.bands:
                 sums = band.totals(self.best, k)

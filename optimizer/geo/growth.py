@@ -140,9 +140,18 @@ def grow_plan(problem: DistrictProblem, seeds: np.ndarray) -> np.ndarray:
             if assignment[v] == NO_TERRITORY and _may_take(problem, int(v), t):
                 frontier[t].add(int(v))
 
+    # Locked units start in their territory; a seed locked to another territory is not used.
+    for u in np.flatnonzero(problem.locked != NO_TERRITORY):
+        take(int(u), int(problem.locked[u]))
     for t, seed in enumerate(seeds):
-        take(int(seed), t)
-    remaining = n - k
+        if assignment[seed] == NO_TERRITORY and _may_take(problem, int(seed), t):
+            take(int(seed), t)
+        elif not np.any(assignment == t):
+            free = [u for u in np.argsort(seed_distance[:, t], kind="stable")
+                    if assignment[u] == NO_TERRITORY and _may_take(problem, int(u), t)]
+            if free:
+                take(int(free[0]), t)
+    remaining = int(np.sum(assignment == NO_TERRITORY))
     while remaining > 0:
         ratio = np.max(load / np.maximum(np.vstack(targets), 1e-12), axis=0)
         order = [t for t in np.argsort(ratio, kind="stable") if frontier[t]]

@@ -295,6 +295,11 @@ def _read_frame(source: str | Path | geopandas.GeoDataFrame, layer: str | None) 
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as error:
         raise InputError([RowIssue(name, None, "", "", f"cannot be read as {SUPPORTED_FORMATS}: {error}")],
                          summary="cannot read the unit layer") from error
+    if not isinstance(frame, geopandas.GeoDataFrame) or frame.geometry.isna().all():
+        # GDAL reads a CSV or a table without geometry as plain rows.
+        raise InputError([RowIssue(name, None, "", "", f"holds no polygons, so it is not a boundary layer; give "
+                                                       f"{SUPPORTED_FORMATS} with one polygon per unit")],
+                         summary="cannot read the unit layer")
     logger.info("read %d features from %s%s", len(frame), text, f" (layer {layer})" if layer else "")
     return frame, name
 
