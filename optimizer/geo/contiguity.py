@@ -142,8 +142,8 @@ def solve_group(problem: DistrictProblem, bands: list[IntegerBand], assignment: 
     objective_terms = []
     violation_terms = []
     deviation_terms = []
-    # Auxiliary variables are hinted too: CP-SAT starts from a complete, feasible hint at once, but
-    # searched for seconds without finding the plan it was hinted when only x and the tree were given.
+    # Auxiliary variables are hinted too, so the hint is complete: CP-SAT can then take the current
+    # plan as its first solution.
     for band in bands:
         weight = band.deviation_weight()
         current_total = np.bincount(assignment[units], weights=band.values[units],

@@ -9,7 +9,7 @@
    improves.
 
 While some band still cannot be met, the search keeps reducing the total violation, and the plan
-reports the smallest deviation it reached; no unit is ever left out and no territory dropped.
+reports the smallest deviation it reached. No unit is ever left out and no territory dropped.
 """
 
 from __future__ import annotations
@@ -290,7 +290,7 @@ class _Search:
         if stage == "cost" and self.ranks_deviation:
             extra.setdefault("deviation_cap", self.deviation(self.best, group))
         if self.problem.compactness == "diameter":
-            # No territory of the group may get wider than the widest territory now; in stage "cost"
+            # No territory of the group may get wider than the widest territory now. In stage "cost"
             # the levels below that width reward narrowing the group's widest territory.
             widest = float(diameters(self.problem, self.best).max())
             # While bands are violated the width may grow a little, or balancing could stall.

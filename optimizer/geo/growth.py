@@ -7,7 +7,6 @@ its seed. The result is connected but often out of balance; the neighbourhood se
 from __future__ import annotations
 
 import logging
-import math
 
 import numpy as np
 from scipy.sparse import coo_matrix
@@ -182,11 +181,6 @@ def _may_take(problem: DistrictProblem, unit: int, territory: int) -> bool:
         return False
     home_of = np.flatnonzero(problem.home_unit == unit)
     return not (home_of.size and home_of[0] != territory)
-
-
-def default_group_size(territory_count: int) -> int:
-    """Return how many neighbouring territories one search step frees at first."""
-    return max(2, min(3, territory_count, math.ceil(territory_count / 2)))
 
 
 # Recursive bisection: each split cuts one edge of a spanning tree so that the two sides hold whole
