@@ -1,6 +1,6 @@
 """Iowa's 99 counties into 4 connected territories of near-equal population (congressional districting).
 
-    python -m benchmarks.iowa --band 0.001 --time-limit 10
+    python -m benchmarks.iowa --band 0.001 --time-limit 8
 
 Iowa draws its congressional districts from whole counties; the enacted 2010 plan (column CD of the
 MGGG shapefile) has a largest deviation of 76 people (0.010 %). Population is a hard band here and the
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.iowa", description=__doc__.split("\n\n")[0])
     parser.add_argument("--band", type=float, default=0.001, help="population band, a fraction (0.001 = +-0.1 %%)")
     parser.add_argument("--territories", type=int, default=4)
-    parser.add_argument("--time-limit", type=float, default=10.0, help="seconds for reading and solving")
+    parser.add_argument("--time-limit", type=float, default=8.0, help="seconds for reading and solving")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--shapefile", type=Path, default=SHAPEFILE)
