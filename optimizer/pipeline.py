@@ -200,9 +200,12 @@ def _summary(assignments: pd.DataFrame, metrics: dict, inputs: Inputs) -> dict:
     }
 
 
-def write_staged(out_dir: Path, write_files, what: str) -> None:
+def write_staged(out_dir: Path, write_files, what: str, optional: tuple[str, ...] = ()) -> None:
     """Call `write_files(folder)` on a fresh folder beside `out_dir`, then move its files into `out_dir`,
-    so that a failure half-way leaves `out_dir` as it was. `what` names the files in error messages."""
+    so that a failure half-way leaves `out_dir` as it was. `what` names the files in error messages.
+
+    `optional` names files that only some runs write: an earlier run's copy is removed when this run
+    does not write one, so the folder never mixes two plans."""
     check_out_dir(out_dir)
     try:
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
@@ -211,8 +214,12 @@ def write_staged(out_dir: Path, write_files, what: str) -> None:
     try:
         write_files(staging)
         out_dir.mkdir(exist_ok=True)
+        written = {path.name for path in staging.iterdir()}
         for path in sorted(staging.iterdir()):
             os.replace(path, out_dir / path.name)
+        for name in optional:
+            if name not in written and (out_dir / name).is_file():
+                (out_dir / name).unlink()
     except OSError as error:
         raise ConfigError(f"cannot write {what} to {out_dir}: {error.strerror or error}") from None
     finally:

@@ -226,3 +226,17 @@ def test_band_without_whole_number_exit_3(tmp_path, capsys):
     assert code == 3
     assert "holds no whole number" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_rerun_without_accounts_drops_old_assignments(tmp_path):
+    grid = write_grid(tmp_path)
+    out = tmp_path / "out"
+    (out).mkdir()
+    (out / "assignments.csv").write_text("account_id,rep_id\nold,AE-1\n")
+
+    code = main(["districts", "--units", str(grid), "--territories", "2", "--band", "population=50%",
+                 "--time-limit", "5", "--out", str(out)])
+
+    assert code == 0
+    assert (out / "units.csv").exists()
+    assert not (out / "assignments.csv").exists()
