@@ -14,9 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.geo import geo_files_on_disk, geo_request
-from api.jobs import finish_run
-from api.models import GeoFile, GeoPlan, GeoScenario, Run, RunStatus
-from api.worker import ProgressWriter
+from api.models import GeoFile, GeoPlan, GeoScenario, Run
+from api.worker import ProgressWriter, finish_succeeded_run
 from optimizer.geo.pipeline import GeoPlanResult, map_layers, map_metrics, map_title, plan_geographic, territories_geojson
 from optimizer.geo.report import ASSIGNMENT_COLUMNS
 from optimizer.outputs import write_map_html
@@ -63,12 +62,7 @@ def _store_geo_plan(sessions: sessionmaker[Session], run_id: int, scenario_id: i
     """Write the plan and the run's success in one transaction. A run cancelled meanwhile keeps no plan."""
     solver = result.metrics["solver"]
     with sessions.begin() as session:
-        # Updating the run first takes its row lock, so a concurrent cancel waits and then finds it ended.
-        if not finish_run(session, run_id, RunStatus.succeeded, None, from_statuses=(RunStatus.running.value,),
-                          phase="done", objective=solver["objective"], lower_bound=solver["lower_bound"],
-                          gap=solver["gap"], elapsed_s=solver["time_s"]):
-            logger.info("run %d was cancelled or ended while solving; its plan is discarded", run_id)
-            session.rollback()
+        if not finish_succeeded_run(session, run_id, solver):
             return
         version = (session.scalar(select(func.max(GeoPlan.version)).where(GeoPlan.geo_scenario_id == scenario_id))
                    or 0) + 1

@@ -112,18 +112,27 @@ def _map_html(result: PlanResult, rep_metrics: dict[str, dict[str, Any]]) -> str
         return path.read_text(encoding="utf-8")
 
 
+def finish_succeeded_run(session: Session, run_id: int, solver: dict[str, Any]) -> bool:
+    """Mark a running run succeeded with the solver's figures; return False (rolled back) if it ended meanwhile.
+
+    Updating the run first takes its row lock, so a concurrent cancel waits and then finds it ended.
+    """
+    if finish_run(session, run_id, RunStatus.succeeded, None, from_statuses=(RunStatus.running.value,),
+                  phase="done", objective=solver["objective"], lower_bound=solver["lower_bound"],
+                  gap=solver["gap"], elapsed_s=solver["time_s"]):
+        return True
+    logger.info("run %d was cancelled or ended while solving; its plan is discarded", run_id)
+    session.rollback()
+    return False
+
+
 def _store_plan(sessions: sessionmaker[Session], run_id: int, scenario_id: int, result: PlanResult,
                 territories: dict[str, Any], map_html: str) -> None:
     """Write the plan, its assignments and the run's success in one transaction."""
     metrics = json_safe(result.metrics)
     solver = metrics["solver"]
     with sessions.begin() as session:
-        # Updating the run first takes its row lock, so a concurrent cancel waits and then finds it ended.
-        if not finish_run(session, run_id, RunStatus.succeeded, None, from_statuses=(RunStatus.running.value,),
-                          phase="done", objective=solver["objective"], lower_bound=solver["lower_bound"],
-                          gap=solver["gap"], elapsed_s=solver["time_s"]):
-            logger.info("run %d was cancelled or ended while solving; its plan is discarded", run_id)
-            session.rollback()
+        if not finish_succeeded_run(session, run_id, solver):
             return
         version = (session.scalar(select(func.max(Plan.version)).where(Plan.scenario_id == scenario_id)) or 0) + 1
         plan = Plan(run_id=run_id, scenario_id=scenario_id, version=version, summary=metrics["summary"],

@@ -219,12 +219,12 @@ def test_band_without_whole_number_exit_3(tmp_path, capsys):
     grid = write_grid(tmp_path)
     out = tmp_path / "out"
 
-    # A 0 % band on a target of 5,333.33 people holds no whole number of people.
+    # A 0 % band on a target of 5,333.33 people contains no whole number of people.
     code = main(["districts", "--units", str(grid), "--territories", "3", "--band", "population=0%",
                  "--time-limit", "5", "--out", str(out)])
 
     assert code == 3
-    assert "holds no whole number" in capsys.readouterr().err
+    assert "contains no whole number" in capsys.readouterr().err
     assert not out.exists()
 
 

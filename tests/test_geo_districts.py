@@ -84,7 +84,7 @@ def test_unit_above_every_band_is_explained():
 def test_contiguity_blocks_bands_reports_deviation():
     # A star: unit 1 (4 clients) touches the leaves 2-5 (2 clients each), which touch nothing else.
     # Without contiguity {1}, {2,3}, {4,5} hit the target 4 exactly. Connected, two territories
-    # are single leaves (2) and the third holds unit 1 and two leaves (8).
+    # are single leaves (2) and the third contains unit 1 and two leaves (8).
     graph = UnitGraph([str(i) for i in range(1, 6)], np.zeros(5), np.arange(5) * 0.1,
                       edges=[(0, 1), (0, 2), (0, 3), (0, 4)])
     problem = balanced_problem(graph, [4, 2, 2, 2, 2], 3, 0.05)
@@ -151,7 +151,7 @@ def test_random_grids_give_valid_plans(instance):
         plan = solve_districts(problem, 3)
     except InfeasibleError:
         # On a connected grid only two checks can reject: a unit above every upper limit, or a band that
-        # holds no whole number.
+        # contains no whole number.
         target = sum(values) / count
         lower, upper = target * (1 - tolerance), target * (1 + tolerance)
         assert max(values) > upper or np.ceil(lower - 1e-9) > np.floor(upper + 1e-9)

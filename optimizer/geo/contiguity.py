@@ -259,7 +259,7 @@ def _roots(problem, model, units, group, x, roots, symmetric, zero):
         return [model.new_constant(1 if int(u) in root_units else 0) for u in units], None, fixed
 
     # Each territory's root is its lowest-numbered unit, which removes equivalent trees. seen[i][s]
-    # says whether any of units 0..i is in territory s, so the root is the unit where seen turns true.
+    # is true when any of units 0..i is in territory s, so the root is the unit where seen turns true.
     count = len(units)
     root_of = [[zero] * g for _ in units]
     for s in range(g):

@@ -164,10 +164,10 @@ def _objective_unit(problem: DistrictProblem) -> str:
 
 
 def _first_plan(problem: DistrictProblem, start: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
-    """Use ``start`` or the current plan when it is complete and connected; else build one.
+    """Use ``start`` or the current plan when it is complete and connected, or else build one.
 
-    "diameter" starts from the cells of the nearest seed; problems without homes or locks from a
-    recursive bisection; the others grow each territory from its home or seed unit.
+    "diameter" starts from the cells of the nearest seed. Problems without homes or locks start from a
+    recursive bisection, and the others grow each territory from its home or seed unit.
     """
     for candidate in (start, problem.current):
         if candidate is None:
@@ -239,8 +239,8 @@ class _Search:
         """Return the lexicographic quality of a plan.
 
         In order: territories that fall apart (a start plan that had to keep far-apart locked units),
-        band violation, deviation score, objective, and for "diameter" every territory's diameter,
-        widest first, so a step that narrows a territory other than the widest still counts.
+        band violation, deviation score and objective. For "diameter" every territory's diameter comes
+        last, widest first, so a step that narrows a territory other than the widest still counts.
         """
         broken = len(disconnected_territories(self.problem, assignment))
         violation = round(band_violation(self.problem, assignment), 12)
@@ -425,7 +425,7 @@ class _Search:
     def neighbourhoods(self, until: float | None = None) -> None:
         """Improve the incumbent one group of neighbouring territories at a time until time runs out.
 
-        The group size starts at 2 and grows after repeated failures; the search stops early when
+        The group size starts at 2 and grows after repeated failures. The search stops early when
         groups of the largest size around every territory fail in a row (a local optimum), except for
         "diameter", which keeps trying new groups.
         """

@@ -1,4 +1,4 @@
-"""The unit adjacency graph as plain arrays: what the districting model sees of the geometry."""
+"""The unit adjacency graph as plain arrays, the only part of the geometry the districting model uses."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ EDGE_CONNECTOR = "connector"  # added by the user: a bridge or ferry between uni
 class UnitGraph:
     """Units with a representative point each and undirected edges between neighbouring units.
 
-    ``edges`` holds index pairs (i < j, each pair once); ``shared_km`` is the geodesic length of
+    ``edges`` contains index pairs (i < j, each pair once). ``shared_km`` is the geodesic length of
     the boundary the pair shares (0 for corner and connector edges).
     """
 

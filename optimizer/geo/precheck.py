@@ -55,7 +55,7 @@ def _check_homes(problem: DistrictProblem, causes: list[str]) -> None:
 
 
 def _check_whole_number_bands(problem: DistrictProblem, causes: list[str], relaxations: list[str]) -> None:
-    """A band on a whole-number metric needs a whole number between its limits."""
+    """Report bands on whole-number metrics whose limits contain no whole number."""
     for band in (band for band in problem.bands if band.hard):
         if not np.allclose(band.values, np.round(band.values), rtol=0, atol=1e-9):
             continue
@@ -67,7 +67,7 @@ def _check_whole_number_bands(problem: DistrictProblem, causes: list[str], relax
         needed = max(np.ceil(target) - target, target - np.floor(target)) / target if target > 0 else 0.0
         causes.append(f"{band.name} counts whole {band.unit or 'units'}, but the band of territory "
                       f"{problem.territory_ids[t]} ({_quantity(band.lower[t], band.unit)} to "
-                      f"{_quantity(band.upper[t], band.unit)}) holds no whole number"
+                      f"{_quantity(band.upper[t], band.unit)}) contains no whole number"
                       + (f" ({empty.size - 1} more territories alike)" if empty.size > 1 else ""))
         relaxations.append(f"widen the {band.name} band to +-{format_percent(needed)}")
 
@@ -78,7 +78,7 @@ def _quantity(value: float, unit: str) -> str:
 
 
 def _check_single_units(problem: DistrictProblem, causes: list[str], relaxations: list[str]) -> None:
-    """A unit whose value alone is above every territory's upper limit cannot be placed anywhere."""
+    """Report units whose value alone is above every territory's upper limit, so they fit nowhere."""
     for band in problem.bands:
         if not band.hard:
             continue
@@ -119,7 +119,7 @@ def _check_locks(problem: DistrictProblem, causes: list[str]) -> None:
 
 
 def _check_components(problem: DistrictProblem, causes: list[str]) -> None:
-    """Each territory lies inside one connected component, so every component holds whole territories."""
+    """Report components that cannot contain a whole number of territories (a territory never spans two)."""
     graph = problem.graph
     count, labels = graph.components()
     if count == 1:

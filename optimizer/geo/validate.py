@@ -14,7 +14,7 @@ def district_plan_problems(problem: DistrictProblem, assignment: np.ndarray, *, 
     """Return every broken rule of the plan as a sentence; an empty list means the plan is valid.
 
     With ``bands_required`` False, hard bands that the plan misses are not reported (a plan whose
-    status says the bands could not be met).
+    status reports that the bands could not be met).
     """
     problems: list[str] = []
     n, k = problem.unit_count, problem.territory_count
