@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from optimizer import IMPORTED_AT
 from optimizer.errors import ConfigError, InfeasibleError, InputError, SolverError, TerritoryError
 from optimizer.geo.command import add_districts_options
 from optimizer.scenario import Scenario, load_scenario
@@ -197,7 +198,8 @@ def _run_plan(args: argparse.Namespace, accounts: Path, reps: Path) -> int:
         result = plan_files(accounts, reps, scenario, args.out,
                             account_columns=_column_map(args.account_column, "--account-column"),
                             rep_columns=_column_map(args.rep_column, "--rep-column"),
-                            skip_bad_rows=args.skip_bad_rows, boundaries=args.boundaries, progress=progress)
+                            skip_bad_rows=args.skip_bad_rows, boundaries=args.boundaries, progress=progress,
+                            started=IMPORTED_AT)
     finally:
         progress.close()
     print(format_report(result.metrics))
@@ -211,7 +213,7 @@ def _run_districts(args: argparse.Namespace) -> int:
 
     request = request_from_args(args, _column_map(args.account_column, "--account-column"),
                                 _column_map(args.rep_column, "--rep-column"))
-    result = geo_plan_files(request, args.out)
+    result = geo_plan_files(request, args.out, started=IMPORTED_AT)
     print(format_districts_report(result))
     print(f"\nFiles written to {args.out}/: {', '.join(result.files)}")
     return 0

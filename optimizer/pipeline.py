@@ -145,12 +145,13 @@ def check_out_dir(out_dir: Path) -> None:
 def plan_files(accounts_path: str | Path, reps_path: str | Path, scenario: Scenario, out_dir: str | Path, *,
                account_columns: dict[str, str] | None = None, rep_columns: dict[str, str] | None = None,
                skip_bad_rows: bool = False, boundaries: str | Path | None = None,
-               progress: Progress | None = None) -> PlanResult:
+               progress: Progress | None = None, started: float | None = None) -> PlanResult:
     """Run the main job and write its files into `out_dir`; on any error nothing is written there.
 
-    The scenario's time limit covers the whole job, reading and writing included.
+    The scenario's time limit covers the whole job, reading and writing included, from `started` (a
+    time.monotonic() value; now when None).
     """
-    started = time.monotonic()
+    started = time.monotonic() if started is None else started
     check_out_dir(Path(out_dir))
     inputs = load_inputs(accounts_path, reps_path, account_columns=account_columns, rep_columns=rep_columns,
                          skip_bad_rows=skip_bad_rows)

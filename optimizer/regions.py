@@ -176,13 +176,19 @@ def local_equal_area_crs(lons: np.ndarray, lats: np.ndarray) -> pyproj.CRS:
 
 def project_geometry(geometry: shapely.Geometry, source: pyproj.CRS | str, target: pyproj.CRS | str) -> shapely.Geometry:
     """Transform every vertex of ``geometry`` between two CRSs (x = longitude or easting)."""
-    transformer = pyproj.Transformer.from_crs(source, target, always_xy=True)
+    transformer = _transformer(source, target)
 
     def transform(coordinates: np.ndarray) -> np.ndarray:
         x, y = transformer.transform(coordinates[:, 0], coordinates[:, 1])
         return np.column_stack([x, y])
 
     return shapely.transform(geometry, transform)
+
+
+@functools.lru_cache(maxsize=16)
+def _transformer(source: pyproj.CRS | str, target: pyproj.CRS | str) -> pyproj.Transformer:
+    # Building a transformer takes about 14 ms; a map projects one geometry per territory.
+    return pyproj.Transformer.from_crs(source, target, always_xy=True)
 
 
 @functools.cache

@@ -83,9 +83,12 @@ def plan_geographic(request: GeoRequest, *, started: float | None = None,
     return _result(instance, plan, solve_s)
 
 
-def geo_plan_files(request: GeoRequest, out_dir: str | Path) -> GeoPlanResult:
-    """Run ``plan_geographic`` and write its files into ``out_dir``, where nothing is written on any error."""
-    started = time.monotonic()
+def geo_plan_files(request: GeoRequest, out_dir: str | Path, started: float | None = None) -> GeoPlanResult:
+    """Run ``plan_geographic`` and write its files into ``out_dir``, where nothing is written on any error.
+
+    The time limit counts from `started` (a time.monotonic() value; now when None).
+    """
+    started = time.monotonic() if started is None else started
     check_out_dir(Path(out_dir))
     result = plan_geographic(request, started=started)
     write_geo_outputs(result, Path(out_dir))

@@ -562,12 +562,14 @@ def write_map_png(
     axes = figure.add_subplot()
     axes.set_facecolor("#dce8f2")
 
+    # add_artist, unlike add_patch, skips updating the data limits from every curve of the path (seconds
+    # for a hundred territories); the limits are set from the scene's extent below.
     if scene.land is not None:
-        axes.add_patch(PathPatch(_mpl_path(scene.land), facecolor="#f3f1ea", edgecolor="#b9b3a4", linewidth=0.5))
+        axes.add_artist(PathPatch(_mpl_path(scene.land), facecolor="#f3f1ea", edgecolor="#b9b3a4", linewidth=0.5))
     for rep_id, geometry in scene.territories:
         colour = _rep_colour(scene, rep_id)
-        axes.add_patch(PathPatch(_mpl_path(geometry), facecolor=to_rgba(colour, 0.38),
-                                 edgecolor="#333333", linewidth=0.6))
+        axes.add_artist(PathPatch(_mpl_path(geometry), facecolor=to_rgba(colour, 0.38),
+                                  edgecolor="#333333", linewidth=0.6))
 
     accounts = scene.accounts
     if not accounts.empty:

@@ -71,13 +71,23 @@ class _Model:
     fixed: np.ndarray                 # positions of the pairs of accounts with one pair only
 
 
-def build_model(instance: Instance, pairs: Pairs) -> _Model:
+def build_model(instance: Instance, pairs: Pairs, reps: np.ndarray | None = None, moves_elsewhere: int = 0) -> _Model:
+    """Build the model over `pairs`, which offer every account at least one rep.
+
+    With `reps`, the model covers a part of the plan only: the accounts of `pairs` and the rules of
+    `reps`, whose territories must hold no account outside `pairs`. The rest of the plan is fixed and
+    keeps its rules; `moves_elsewhere` counts its moved accounts against max_moves.
+    """
     model = cp_model.CpModel()
     n, m = instance.account_count, instance.rep_count
     per_account = np.bincount(pairs.account, minlength=n)
-    if n and per_account.min() == 0:
+    if reps is None and n and per_account.min() == 0:
         # Every caller offers each account at least one pair; a model without one would drop the account.
         raise ValueError(f"account {int(np.argmin(per_account))} has no candidate pair")
+    in_scope = np.ones(m, dtype=bool)
+    if reps is not None:
+        in_scope[:] = False
+        in_scope[reps] = True
     single = per_account[pairs.account] == 1
     free, fixed = np.flatnonzero(~single), np.flatnonzero(single)
     x = [model.new_bool_var(f"x{i}") for i in range(free.size)]
@@ -100,7 +110,7 @@ def build_model(instance: Instance, pairs: Pairs) -> _Model:
     for name, values, lower, upper in quantities:
         # The single-pair accounts of each rep add a constant to its total.
         constant = np.bincount(fixed_rep, weights=values[fixed], minlength=m).round().astype(np.int64)
-        for r in range(m):
+        for r in np.flatnonzero(in_scope):
             if name == "max_accounts" and instance.max_accounts[r] == NO_REP:
                 continue
             low, high = _lower_limit(lower[r]) - int(constant[r]), _upper_limit(upper[r]) - int(constant[r])
@@ -130,7 +140,8 @@ def build_model(instance: Instance, pairs: Pairs) -> _Model:
     if instance.max_moves is not None:
         owner = instance.current_owner[pairs.account]
         moved = (owner != NO_REP) & (owner != pairs.rep)
-        model.add(sum(x[i] for i in variable_of[free[moved[free]]]) <= instance.max_moves - int(moved[fixed].sum()))
+        model.add(sum(x[i] for i in variable_of[free[moved[free]]])
+                  <= instance.max_moves - int(moved[fixed].sum()) - moves_elsewhere)
 
     # The fixed pairs' costs enter as the objective's constant, so CP-SAT reports whole-plan objectives.
     model.minimize(cp_model.LinearExpr.weighted_sum(x, pairs.cost[free].tolist()) + int(pairs.cost[fixed].sum()))
@@ -139,10 +150,15 @@ def build_model(instance: Instance, pairs: Pairs) -> _Model:
 
 def solve_cpsat(instance: Instance, pairs: Pairs, *, hint: np.ndarray | None, time_limit_s: float,
                 deterministic_limit: float | None, seed: int, workers: int,
-                progress: Progress | None = None, deterministic: bool = False, quiet: bool = False) -> CpSatResult:
-    """Solve the CP-SAT model; `hint` is a rep index per account (NO_REP where unknown)."""
+                progress: Progress | None = None, deterministic: bool = False, quiet: bool = False,
+                reps: np.ndarray | None = None, moves_elsewhere: int = 0) -> CpSatResult:
+    """Solve the CP-SAT model; `hint` is a rep index per account (NO_REP where unknown).
+
+    `reps` and `moves_elsewhere` restrict the model to a part of the plan (see ``build_model``); the
+    result then holds a rep for the accounts of `pairs` only, and their cost as objective.
+    """
     started = time.monotonic()
-    built = build_model(instance, pairs)
+    built = build_model(instance, pairs, reps, moves_elsewhere)
     model, x = built.model, built.variables
     if hint is not None:
         hinted = (hint[pairs.account[built.free]] == pairs.rep[built.free]).tolist()

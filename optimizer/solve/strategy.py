@@ -26,6 +26,7 @@ from optimizer.scenario import SolverSettings
 from optimizer.solve.candidates import (Pairs, cheapest_pair_bound, count_open_pairs_below, nearest_candidates,
                                        pairs_below)
 from optimizer.solve.cpsat import CpSatResult, Progress, solve_cpsat
+from optimizer.solve.groups import improve_by_groups
 from optimizer.solve.candidates import reduced_costs
 from optimizer.solve.relaxation import Relaxation, fewest_moves, narrowest_band, solve_relaxation
 from optimizer.solve.repair import pair_cost_function, repair
@@ -44,6 +45,8 @@ PROOF_MAX_PAIRS_PER_ACCOUNT = 12
 WORK_PER_SECOND = 0.35
 MIN_ROUND_WORK = 0.5
 REPAIR_SHARE_OF_TIME = 0.05
+# Share of the time left after the LP that the first CP-SAT search gets; groups of reps get the rest.
+FIRST_SEARCH_SHARE = 0.7
 
 
 
@@ -115,8 +118,21 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
         rounded = _round_relaxation(instance, relaxation.pairs, relaxation.values)
         repair_time = min(REPAIR_TIME_S, REPAIR_SHARE_OF_TIME * settings.time_limit_s)
         fallback = repair(instance, rounded, pair_cost_function(instance), repair_time, max_moves=REPAIR_MAX_MOVES)
-        result, search_pairs = _widening_search(instance, relaxation, rounded, fallback, settings, deadline,
-                                                _with_bound(progress, lower_bound, started), lagrangian)
+        # The first search gets a share of the time left; groups of neighbouring reps then improve its plan.
+        search_deadline = time.monotonic() + FIRST_SEARCH_SHARE * (deadline - time.monotonic())
+        work = settings.time_limit_s * WORK_PER_SECOND if settings.repeatable else None
+        result, search_pairs = _widening_search(instance, relaxation, rounded, fallback, settings, search_deadline,
+                                                _with_bound(progress, lower_bound, started), lagrangian,
+                                                None if work is None else work * FIRST_SEARCH_SHARE)
+        if (result.rep_of is not None and deadline - time.monotonic() > 1.0
+                and (lower_bound is None or result.objective > lower_bound)):
+            improved = improve_by_groups(instance, result.rep_of, relaxation.pairs, deadline=deadline,
+                                         seed=settings.seed, workers=settings.workers,
+                                         work_limit=None if work is None else work * (1 - FIRST_SEARCH_SHARE),
+                                         progress=_with_bound(progress, lower_bound, started))
+            if improved.objective < result.objective:
+                result = CpSatResult(result.status if result.status != "optimal" else "feasible", improved.rep_of,
+                                     improved.objective, result.bound, result.time_s, result.deterministic_time)
     else:
         search_pairs = relaxation.pairs
         result = solve_cpsat(instance, search_pairs, hint=None, time_limit_s=deadline - time.monotonic(),
@@ -173,7 +189,8 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
 
 
 def _widening_search(instance: Instance, relaxation: Relaxation, rounded: np.ndarray, fallback: np.ndarray,
-                     settings: SolverSettings, deadline: float, progress: Progress | None, lower_bound: int | None):
+                     settings: SolverSettings, deadline: float, progress: Progress | None, lower_bound: int | None,
+                     work_left: float | None):
     """Search the neighbourhood of the LP solution with CP-SAT, widening it while time remains.
 
     The neighbourhood contains the accounts the LP splits plus the share of the others cheapest to move
@@ -187,7 +204,6 @@ def _widening_search(instance: Instance, relaxation: Relaxation, rounded: np.nda
     share, per_account = settings.free_share, settings.search_pairs_per_account
     hint = rounded
     best = best_pairs = None
-    work_left = settings.time_limit_s * WORK_PER_SECOND if settings.repeatable else None
     while True:
         pairs = _search_pairs(instance, relaxation, hint, per_account, share)
         pairs = pairs.extend(_missing_pairs(instance, pairs, fallback))
