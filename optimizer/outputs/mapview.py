@@ -562,8 +562,8 @@ def write_map_png(
     axes = figure.add_subplot()
     axes.set_facecolor("#dce8f2")
 
-    # add_artist, unlike add_patch, skips updating the data limits from every curve of the path (seconds
-    # for a hundred territories); the limits are set from the scene's extent below.
+    # add_artist does not update the data limits from every curve of the path, as add_patch does. That
+    # update took seconds for a hundred territories, and the limits are set from the scene's extent below.
     if scene.land is not None:
         axes.add_artist(PathPatch(_mpl_path(scene.land), facecolor="#f3f1ea", edgecolor="#b9b3a4", linewidth=0.5))
     for rep_id, geometry in scene.territories:

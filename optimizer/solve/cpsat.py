@@ -155,7 +155,7 @@ def solve_cpsat(instance: Instance, pairs: Pairs, *, hint: np.ndarray | None, ti
     """Solve the CP-SAT model; `hint` is a rep index per account (NO_REP where unknown).
 
     `reps` and `moves_elsewhere` restrict the model to a part of the plan (see ``build_model``); the
-    result then holds a rep for the accounts of `pairs` only, and their cost as objective.
+    result then contains a rep for the accounts of `pairs` only, and their cost as objective.
     """
     started = time.monotonic()
     built = build_model(instance, pairs, reps, moves_elsewhere)

@@ -1,11 +1,10 @@
 """Large-neighbourhood search over groups of neighbouring reps.
 
 The first CP-SAT search works on the whole plan at once and settles slowly on large instances. This
-search then improves the plan a few territories at a time: a group of reps whose territories border
-each other gives up every account it holds, and CP-SAT reassigns those accounts among the group's reps
-under every rule of the main model (bands, capacity, max_accounts, concentration, locks, industries,
-max_moves). The rest of the plan stays as it is, so each sub-problem keeps its rules on its own and a
-better sub-plan is a better plan. Each worker thread solves its own group; the groups of one round
+search then improves the plan a few territories at a time. A group of reps whose territories border
+each other gives up all its accounts, and CP-SAT reassigns them among the group's reps under every
+rule of the main model (bands, capacity, max_accounts, concentration, locks, industries, max_moves).
+The rest of the plan stays as it is, so a better sub-plan is a better plan. Each worker thread solves its own group; the groups of one round
 share no rep, so every improvement found is applied.
 
 Reps count as neighbours when accounts of one have the other among their candidate pairs (the LP's
