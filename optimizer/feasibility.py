@@ -51,16 +51,20 @@ def check_feasibility(instance: Instance) -> None:
         raise InfeasibleError(findings.causes, findings.relaxations)
 
 
+def capacity_shortfall(workload: float, capacity: float) -> tuple[str, str] | None:
+    """Return the cause and the fix when the total workload exceeds the reps' total capacity, else None."""
+    if workload <= capacity + 1e-9:
+        return None
+    return (f"total workload is {_num(workload)} hours but the reps' total capacity is {_num(capacity)} hours "
+            f"({_num(workload - capacity)} hours short)",
+            f"add at least {_num(workload - capacity)} hours of rep capacity, or lower the hours per tier")
+
+
 def _check_totals(instance: Instance, findings: Findings) -> None:
-    workload, capacity = instance.workload.sum(), instance.capacity.sum()
-    if workload > capacity + 1e-9:
-        findings.causes.append(
-            f"total workload is {_num(workload)} hours but the reps' total capacity is {_num(capacity)} hours "
-            f"({_num(workload - capacity)} hours short)"
-        )
-        findings.relaxations.append(
-            f"add at least {_num(workload - capacity)} hours of rep capacity, or lower the hours per tier"
-        )
+    shortfall = capacity_shortfall(instance.workload.sum(), instance.capacity.sum())
+    if shortfall is not None:
+        findings.causes.append(shortfall[0])
+        findings.relaxations.append(shortfall[1])
 
     limited = instance.max_accounts != NO_REP
     if limited.all() and instance.account_count > instance.max_accounts.sum():

@@ -240,3 +240,63 @@ def test_request_check_names_setting():
     with pytest.raises(ConfigError, match="band 'population' is given more than once"):
         GeoRequest(units=Path("x.geojson"), territories=2,
                    bands=[parse_band("population=1%"), parse_band("population=soft")]).check()
+
+
+def _set_capacity(reps_path: Path, capacity: dict[str, float]) -> None:
+    rows = read_csv(reps_path)
+    for row in rows:
+        row["capacity_hours"] = capacity[row["rep_id"]]
+    write_csv(reps_path, rows)
+
+
+def test_total_workload_above_capacity_is_rejected(tmp_path):
+    # 16 units of one 10-hour account each: 160 hours against 70 + 70.
+    reps = write_reps(tmp_path)
+    _set_capacity(reps, {"R1": 70, "R2": 70})
+    request = GeoRequest(units=write_grid(tmp_path), accounts=write_accounts(tmp_path), reps=reps,
+                         bands=[parse_band("potential=50%")], time_limit_s=20)
+
+    with pytest.raises(InfeasibleError) as caught:
+        plan_geographic(request)
+
+    assert "total workload is 160 hours but the reps' total capacity is 140 hours (20 hours short)" in caught.value.causes
+    assert "add at least 20 hours of rep capacity, or lower the hours per tier" in caught.value.relaxations
+
+
+def test_workload_band_stops_at_capacity(tmp_path):
+    # Capacity 60 and 100 hours: targets 60 and 100 of the 160 hours, and +-20 % would allow R1 72 hours
+    # (7 units). The band's upper limits are cut to the capacities, so R1 gets exactly 6 units.
+    reps = write_reps(tmp_path)
+    _set_capacity(reps, {"R1": 60, "R2": 100})
+    request = GeoRequest(units=write_grid(tmp_path), accounts=write_accounts(tmp_path), reps=reps,
+                         bands=[parse_band("workload_hours=20%")], time_limit_s=20)
+
+    result = checked(plan_geographic(request))
+
+    territories = {row["territory_id"]: row for row in result.metrics["territories"]}
+    assert territories["R1"]["workload_hours"] == 60
+    assert territories["R2"]["workload_hours"] == 100
+    assert any("upper limit is the rep's capacity_hours for 2 of 2 territories" in note
+               for note in result.plan.notes)
+
+
+def test_workload_above_capacity_is_noted(tmp_path):
+    # A1's account needs 90 hours: 240 in all against 120 + 120. The potential band gives each rep 8 units,
+    # and R1's 8 include its home A1, so R1 has at least 90 + 7 x 10 = 160 hours.
+    accounts = write_accounts(tmp_path)
+    rows = read_csv(accounts)
+    for row in rows:
+        if row["account_id"] == "ACC-A1":
+            row["workload_hours"] = 90
+    write_csv(accounts, rows)
+    reps = write_reps(tmp_path)
+    _set_capacity(reps, {"R1": 120, "R2": 120})
+    request = GeoRequest(units=write_grid(tmp_path), accounts=accounts, reps=reps,
+                         bands=[parse_band("potential=0%")], time_limit_s=20)
+
+    result = checked(plan_geographic(request))
+
+    notes = [note for note in result.plan.notes if note.startswith("workload above the rep's capacity_hours")]
+    assert notes == ["workload above the rep's capacity_hours in 1 territory (workload hours of capacity hours: "
+                     "R1 160.0 of 120.0); add a hard band on workload_hours, such as --band workload_hours=10%, "
+                     "to keep every rep within capacity"]

@@ -119,7 +119,7 @@ def solve_districts(problem: DistrictProblem, time_limit_s: float = 30.0, *, see
     plan = search.best
     violation = band_violation(problem, plan)
     objective = objective_value(problem, plan)
-    notes = list(problem.notes) + search.notes
+    notes = list(problem.notes) + search.notes + _capacity_notes(problem, plan)
     if search.proven_bound is not None and violation <= VIOLATION_TOLERANCE:
         lower_bound = max(lower_bound or 0.0, search.proven_bound)
     if violation > VIOLATION_TOLERANCE and search.bands_proven_infeasible:
@@ -157,6 +157,22 @@ def solve_districts(problem: DistrictProblem, time_limit_s: float = 30.0, *, see
                 _objective_unit(problem), violation, search.steps, time.monotonic() - started)
     return DistrictPlan(plan, status, objective, _objective_unit(problem), lower_bound, gap, violation,
                         max_deviation(problem, plan), time.monotonic() - started, seed, workers, search.steps, notes)
+
+
+def _capacity_notes(problem: DistrictProblem, plan: np.ndarray) -> list[str]:
+    """Name the territories whose workload exceeds their rep's capacity_hours (possible without a workload band)."""
+    if problem.capacity is None or problem.workload is None:
+        return []
+    hours = np.bincount(plan, weights=problem.workload, minlength=problem.territory_count)
+    over = np.flatnonzero(hours > problem.capacity + 1e-9)
+    if over.size == 0:
+        return []
+    listed = ", ".join(f"{problem.territory_ids[t]} {hours[t]:,.1f} of {problem.capacity[t]:,.1f}" for t in over[:5])
+    more = f" and {over.size - 5} more" if over.size > 5 else ""
+    noun = "territory" if over.size == 1 else "territories"
+    return [f"workload above the rep's capacity_hours in {over.size} {noun} (workload hours of capacity hours: "
+            f"{listed}{more}); add a hard band on workload_hours, such as --band workload_hours=10%, to keep every "
+            "rep within capacity"]
 
 
 def _objective_unit(problem: DistrictProblem) -> str:

@@ -107,6 +107,10 @@ def build_geo_instance(request: GeoRequest) -> GeoInstance:
         shares = capacity / capacity.sum()
     bands = [make_band(spec.metric, metrics[spec.metric].values, spec.tolerance or 0.0, len(territory_ids),
                      metrics[spec.metric].unit, shares, hard=spec.hard) for spec in request.bands]
+    capacity = reps["capacity_hours"].to_numpy(float) if reps is not None else None
+    workload = metrics["workload_hours"].values if accounts is not None else None
+    if capacity is not None and workload is not None:
+        _cap_workload_band(bands, capacity, notes)
     weight = metrics[request.weight]
 
     index_of = {territory_id: position for position, territory_id in enumerate(territory_ids)}
@@ -124,7 +128,8 @@ def build_geo_instance(request: GeoRequest) -> GeoInstance:
         home_unit=_home_positions(reps, layer) if reps is not None else None,
         home_lat=reps["lat"].to_numpy(float) if reps is not None else None,
         home_lon=reps["lon"].to_numpy(float) if reps is not None else None,
-        current=current, locked=locked, move_penalty=request.move_penalty, notes=list(notes),
+        current=current, locked=locked, move_penalty=request.move_penalty, capacity=capacity, workload=workload,
+        notes=list(notes),
     )
     logger.info("geographic problem: %d units, %d edges, %d territories, %d band(s), weight %s, %s compactness",
                 problem.unit_count, len(graph.edges), problem.territory_count, len(bands), weight.name,
@@ -132,6 +137,22 @@ def build_geo_instance(request: GeoRequest) -> GeoInstance:
     reported = _reported_metrics(request, metrics, accounts is not None)
     return GeoInstance(request, layer, graph, adjacency, problem, reps, accounts, outside, not_located, skipped,
                        reported, current_source, notes)
+
+
+def _cap_workload_band(bands: list[MetricBand], capacity: np.ndarray, notes: list[str]) -> None:
+    """Lower a hard workload_hours band's upper limits to each rep's capacity_hours where they exceed it.
+
+    The band's target is the rep's share of the total workload, so its upper limit passes the rep's
+    capacity only when the total workload plus the tolerance exceeds the total capacity.
+    """
+    for band in bands:
+        if band.name != "workload_hours" or not band.hard:
+            continue
+        above = band.upper > capacity
+        if above.any():
+            band.upper = np.minimum(band.upper, capacity)
+            notes.append(f"the workload_hours band's upper limit is the rep's capacity_hours for {int(above.sum())} "
+                         f"of {len(capacity)} territories, where target +{band.tolerance * 100:g} % would exceed it")
 
 
 def _numbered(count: int | None) -> list[str]:

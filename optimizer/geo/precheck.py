@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from optimizer.errors import InfeasibleError
-from optimizer.feasibility import _num, format_percent
+from optimizer.feasibility import _num, capacity_shortfall, format_percent
 from optimizer.geo.problem import NO_TERRITORY, DistrictProblem
 
 logger = logging.getLogger(__name__)
@@ -25,6 +25,7 @@ def check_districting(problem: DistrictProblem) -> None:
     if k > n:
         causes.append(f"{k} territories were requested but there are only {n} units; each territory needs at least one")
     _check_homes(problem, causes)
+    _check_capacity(problem, causes, relaxations)
     _check_whole_number_bands(problem, causes, relaxations)
     _check_single_units(problem, causes, relaxations)
     _check_locks(problem, causes)
@@ -38,6 +39,16 @@ def _names(problem: DistrictProblem, units) -> str:
     ids = [problem.graph.label(int(u)) for u in units]
     shown = ", ".join(ids[:UNITS_NAMED])
     return shown + (f" and {len(ids) - UNITS_NAMED} more" if len(ids) > UNITS_NAMED else "")
+
+
+def _check_capacity(problem: DistrictProblem, causes: list[str], relaxations: list[str]) -> None:
+    """Report a total workload above the reps' total capacity: some territory would then exceed its rep's."""
+    if problem.capacity is None or problem.workload is None:
+        return
+    shortfall = capacity_shortfall(float(problem.workload.sum()), float(problem.capacity.sum()))
+    if shortfall is not None:
+        causes.append(shortfall[0])
+        relaxations.append(shortfall[1])
 
 
 def _check_homes(problem: DistrictProblem, causes: list[str]) -> None:

@@ -74,6 +74,8 @@ class DistrictProblem:
     move_penalty: float = 0.0                 # objective charge per unit that leaves its current territory
     distance_matrix: np.ndarray | None = None  # unit x unit distances for "diameter" (and "centre" if given)
     distance_unit: str = "km"
+    capacity: np.ndarray | None = None        # per territory: the rep's capacity_hours, when reps are given
+    workload: np.ndarray | None = None        # per unit: workload hours of its accounts, when accounts are given
     notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
