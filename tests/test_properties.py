@@ -7,6 +7,7 @@ a plan reported optimal has the optimal cost; and a request reported infeasible 
 from __future__ import annotations
 
 import itertools
+import time
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from optimizer.errors import InfeasibleError
 from optimizer.instance import COST_SCALE
 from optimizer.solve.candidates import cheapest_pair_bound, nearest_candidates
+from optimizer.solve.groups import improve_by_groups
 from optimizer.solve.relaxation import solve_relaxation
 from optimizer.solve.strategy import solve
 from optimizer.validator import check_plan
@@ -52,21 +54,33 @@ def small_requests(draw):
     return accounts, reps, scenario
 
 
-def brute_force(instance):
-    """Return (best integer cost, plan) over every assignment the validator accepts, or (None, None)."""
-    best_cost, best_plan = None, None
+def pair_costs(instance):
+    """Return the integer cost of every (account, rep) pair as an accounts x reps matrix."""
     costs = np.zeros((instance.account_count, instance.rep_count), dtype=np.int64)
     for r in range(instance.rep_count):
         accounts = np.arange(instance.account_count)
         reps = np.full(instance.account_count, r)
         distance = instance.pair_distance_km(accounts, reps)
         costs[:, r] = np.rint(instance.pair_cost(accounts, reps, distance) * COST_SCALE)
+    return costs
+
+
+def valid_plans(instance):
+    """Yield every assignment the validator accepts."""
     for plan in itertools.product(range(instance.rep_count), repeat=instance.account_count):
         plan = np.array(plan)
         if check_plan(instance, plan).ok:
-            cost = int(costs[np.arange(instance.account_count), plan].sum())
-            if best_cost is None or cost < best_cost:
-                best_cost, best_plan = cost, plan
+            yield plan
+
+
+def brute_force(instance):
+    """Return (best integer cost, plan, pair costs) over every valid assignment; cost and plan None if none."""
+    best_cost, best_plan = None, None
+    costs = pair_costs(instance)
+    for plan in valid_plans(instance):
+        cost = int(costs[np.arange(instance.account_count), plan].sum())
+        if best_cost is None or cost < best_cost:
+            best_cost, best_plan = cost, plan
     return best_cost, best_plan, costs
 
 
@@ -110,3 +124,25 @@ def test_early_bounds_never_exceed_optimum(request, candidates):
     assert relaxation.status in ("optimal", "time_limit")
     assert relaxation.bound is not None
     assert relaxation.bound <= optimum + 1e-6
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_requests())
+def test_group_search_reaches_optimum_from_worst_plan(request):
+    """With at most 3 reps one group covers every rep, so the search must end at the optimum."""
+    accounts, reps, scenario = request
+    instance = make_instance(accounts, reps, scenario)
+    costs = pair_costs(instance)
+    plans = [(int(costs[np.arange(instance.account_count), plan].sum()), plan) for plan in valid_plans(instance)]
+    if not plans:
+        return
+    optimum = min(cost for cost, _ in plans)
+    worst_cost, worst = max(plans, key=lambda item: item[0])
+
+    result = improve_by_groups(instance, worst, nearest_candidates(instance, 3), deadline=time.monotonic() + 20,
+                               seed=0, workers=1, work_limit=None)
+
+    assert check_plan(instance, result.rep_of).violations == []
+    assert result.objective == int(costs[np.arange(instance.account_count), result.rep_of].sum())
+    assert result.objective <= worst_cost
+    assert result.objective == optimum

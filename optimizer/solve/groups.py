@@ -99,7 +99,10 @@ def improve_by_groups(instance: Instance, rep_of: np.ndarray, pairs: Pairs, *, d
         work += max(result.deterministic_time for result, _ in results)
         gained = False
         for result, (accounts, current_cost) in results:
-            if result.rep_of is not None and result.objective < current_cost:
+            # Every account of a group has its current rep among the group's pairs, so a result leaves none
+            # unassigned; the check keeps a plan whole even if that ever failed.
+            if (result.rep_of is not None and result.objective < current_cost
+                    and np.all(result.rep_of[accounts] != NO_REP)):
                 rep_of[accounts] = result.rep_of[accounts]
                 objective -= current_cost - result.objective
                 improvements += 1
