@@ -8,9 +8,9 @@ The rest of the plan stays as it is, so a better sub-plan is a better plan. Each
 share no rep, so every improvement found is applied.
 
 Reps count as neighbours when accounts of one have the other among their candidate pairs (the LP's
-columns: the nearest eligible reps and the priced ones). Groups start at GROUP_SIZE reps; when every
-rep has led a group of the current size without a gain, groups grow, up to MAX_GROUP_SIZE, and the
-search ends once groups of that size find nothing.
+columns: the nearest eligible reps and the priced ones). Groups start at GROUP_SIZE reps. Once every
+rep has led a group of the current size without a gain, groups grow by one rep, up to MAX_GROUP_SIZE.
+The search ends when groups of that size find nothing.
 """
 
 from __future__ import annotations
@@ -99,8 +99,8 @@ def improve_by_groups(instance: Instance, rep_of: np.ndarray, pairs: Pairs, *, d
         work += max(result.deterministic_time for result, _ in results)
         gained = False
         for result, (accounts, current_cost) in results:
-            # Every account of a group has its current rep among the group's pairs, so a result leaves none
-            # unassigned; the check keeps a plan whole even if that ever failed.
+            # Each account of a group can keep its current rep, so no result should leave one unassigned.
+            # The check keeps the plan whole even if one did.
             if (result.rep_of is not None and result.objective < current_cost
                     and np.all(result.rep_of[accounts] != NO_REP)):
                 rep_of[accounts] = result.rep_of[accounts]
