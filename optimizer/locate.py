@@ -365,6 +365,7 @@ def _state_in_text(text: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def _city_key(name: str) -> str:
     """Return the matching key of a city name: lower-case letters and digits, abbreviations expanded."""
     words = _words(name)
