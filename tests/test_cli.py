@@ -252,3 +252,17 @@ def test_boundary_layer_draws_territories(small_files, tmp_path):
     assert sorted(point[1] for point in shapes["R1"]["coordinates"][0])[0] == 31.5
     assert shapes["R2"]["type"] == "Polygon"
     assert sorted(point[1] for point in shapes["R2"]["coordinates"][0])[0] == 28
+
+
+def test_config_not_utf8_is_invalid_input(small_files, tmp_path):
+    accounts, reps = small_files
+    config = tmp_path / "latin1.yaml"
+    config.write_bytes("balance:\n  potential: 0.1 # marge \xe9largie\n".encode("latin-1"))
+    out = tmp_path / "plan"
+    completed = territory("plan", "--accounts", str(accounts), "--reps", str(reps), "--out", str(out),
+                          "--config", str(config))
+
+    assert completed.returncode == 2
+    assert f"scenario file {config} is not UTF-8 text (the byte at offset 34 is 0xe9); save it as UTF-8" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert not out.exists()

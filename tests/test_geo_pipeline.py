@@ -300,3 +300,20 @@ def test_workload_above_capacity_is_noted(tmp_path):
     assert notes == ["workload above the rep's capacity_hours in 1 territory (workload hours of capacity hours: "
                      "R1 160.0 of 120.0); add a hard band on workload_hours, such as --band workload_hours=10%, "
                      "to keep every rep within capacity"]
+
+
+def test_capacity_bound_band_names_capacity(tmp_path):
+    # Capacity 65 and 95 hours for 160 hours of 10-hour units: R1 would need exactly 65 hours, which whole
+    # units cannot give, so the band that stops at capacity is infeasible and the message says why.
+    reps = write_reps(tmp_path)
+    _set_capacity(reps, {"R1": 65, "R2": 95})
+    request = GeoRequest(units=write_grid(tmp_path), accounts=write_accounts(tmp_path), reps=reps,
+                         bands=[parse_band("workload_hours=20%")], time_limit_s=20)
+
+    with pytest.raises(InfeasibleError) as caught:
+        plan_geographic(request)
+
+    cause = caught.value.causes[0]
+    assert ("where the workload_hours band stops at each rep's capacity_hours (160.0 hours of workload for "
+            "160.0 hours of capacity, 0.0 spare)") in cause
+    assert caught.value.relaxations[0] == "add rep capacity_hours: the workload_hours band cannot pass it"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import zipfile
 from pathlib import Path
 
@@ -83,8 +84,9 @@ def test_unknown_id_column_raises(tmp_path):
     with pytest.raises(InputError) as caught:
         read_units(path, id_column="geoid")
 
+    assert ("is not a column of the unit layer, whose columns are zip, name; choose one of them as the id column "
+            "(--unit-id on the command line)") in str(caught.value)
     assert "geoid" in str(caught.value)
-    assert "zip" in str(caught.value)
 
 
 def test_duplicate_ids_raise_with_rows(tmp_path):
@@ -478,3 +480,19 @@ def test_csv_is_not_a_boundary_layer(tmp_path):
     path.write_text("unit,pop\na,1\nb,2\n")
     with pytest.raises(InputError, match="holds no polygons, so it is not a boundary layer"):
         read_units(path, id_column="unit")
+
+
+@pytest.mark.parametrize(("ids", "warned"), [([1001, 19001], True), ([19001, 19003], False)])
+def test_numeric_ids_warn_only_when_lengths_differ(tmp_path, caplog, ids, warned):
+    # 1001 is Autauga County, 01001, with its leading zero lost; 19001 and 19003 have nothing to lose.
+    frame = geopandas.GeoDataFrame({"fips": ids}, geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)], crs="EPSG:4326")
+    path = tmp_path / "counties.geojson"
+    frame.to_file(path)
+
+    with caplog.at_level(logging.WARNING, logger="optimizer.geo.units"):
+        read_units(path, id_column="fips")
+
+    messages = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    expected = [f"{path.name}: the id column fips is numeric and its ids have 4 to 5 digits, so ids written with leading "
+                "zeros (FIPS or ZIP codes) may have lost them; store the ids as text to keep them"]
+    assert messages == (expected if warned else [])

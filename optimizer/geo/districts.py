@@ -58,6 +58,7 @@ BALANCE_WIDTH_SLACK = 0.1
 # Share of the time limit the border-shifting balance model may take on larger problems.
 BOUNDARY_MODEL_SHARE = 0.6
 BOUNDARY_HOPS = 2
+LOCAL_OPTIMUM_NOTE = "the neighbourhood search stopped early at a local optimum"
 
 
 @dataclass
@@ -142,6 +143,10 @@ def solve_districts(problem: DistrictProblem, time_limit_s: float = 30.0, *, see
         gap = (objective - lower_bound) / objective
     elif lower_bound is not None:
         gap = 0.0
+    if status == "feasible" and gap is not None and gap <= 1e-9:
+        # The bound meets the plan, so the plan is optimal however the search ended.
+        status = "optimal"
+        notes = [note for note in notes if note != LOCAL_OPTIMUM_NOTE]
     if lower_bound is None and violation <= VIOLATION_TOLERANCE:
         notes.append("no lower bound: the compactness of territories without home bases depends on where "
                      "their centres fall" if problem.compactness == "centre" else
@@ -468,7 +473,7 @@ class _Search:
             if failures >= FAILURES_BEFORE_GROWING and size < largest:
                 size, failures = size + 1, 0
             elif size == largest and failures >= 2 * k and self.problem.compactness != "diameter":
-                self.notes.append("the neighbourhood search stopped early at a local optimum")
+                self.notes.append(LOCAL_OPTIMUM_NOTE)
                 break
         logger.debug("neighbourhood search: %d steps", self.steps)
 

@@ -117,24 +117,47 @@ def _solver_time(request: GeoRequest, instance: GeoInstance, started: float) -> 
 
 def _check(instance: GeoInstance, plan: DistrictPlan) -> None:
     """Raise SolverError for a plan outside its hard bands, or one that breaks a rule the solver must keep."""
+    capped = _capacity_cap(instance, plan)
     if plan.status == "bands_infeasible":
         reached = ", ".join(f"{name} {deviation:.2%}" for name, deviation in plan.max_deviation.items())
         bands = ", ".join(band.text() for band in instance.request.bands if band.hard)
-        raise InfeasibleError([f"no plan with connected territories meets every band ({bands}); the smallest "
-                               f"largest deviation possible is {reached}"],
-                              ["widen the bands to at least those deviations, or make them soft (NAME=soft) to get "
-                               "the most balanced connected plan"])
+        relaxations = ["widen the bands to at least those deviations, or make them soft (NAME=soft) to get the most "
+                       "balanced connected plan"]
+        if capped:
+            relaxations.insert(0, "add rep capacity_hours: the workload_hours band cannot pass it")
+        raise InfeasibleError([f"no plan with connected territories meets every band ({bands}){capped}; the "
+                               f"smallest largest deviation possible is {reached}"], relaxations)
     if plan.status == "bands_not_met":
         reached = ", ".join(f"{name} {deviation:.2%}" for name, deviation in plan.max_deviation.items())
         bands = ", ".join(band.text() for band in instance.request.bands if band.hard)
-        raise SolverError(f"no plan with connected territories inside the bands ({bands}) was found in the time "
-                          f"limit; the closest had a largest deviation of {reached}. Give a longer time limit, wider "
-                          "bands, or soft bands (NAME=soft) to get the most balanced connected plan")
+        advice = ("Add rep capacity_hours, give a longer time limit, or make the band soft (NAME=soft)" if capped else
+                  "Give a longer time limit, wider bands, or soft bands (NAME=soft) to get the most balanced "
+                  "connected plan")
+        raise SolverError(f"no plan with connected territories inside the bands ({bands}){capped} was found in the "
+                          f"time limit; the closest had a largest deviation of {reached}. {advice}")
     problems = district_plan_problems(instance.problem, plan.assignment)
     if problems:
         # The model and the validator disagree: a defect, never a user error. Nothing is written.
         raise SolverError("the solver's plan breaks rules it should keep (please report this):\n  - "
                           + "\n  - ".join(problems[:20]))
+
+
+def _capacity_cap(instance: GeoInstance, plan: DistrictPlan) -> str:
+    """Return a clause for messages when a hard workload_hours band stops at the reps' capacity, else ""."""
+    problem = instance.problem
+    if problem.capacity is None or problem.workload is None:
+        return ""
+    band = next((band for band in problem.bands if band.name == "workload_hours" and band.hard), None)
+    if band is None or not np.any(np.isclose(band.upper, problem.capacity)):
+        return ""
+    hours = np.bincount(plan.assignment, weights=problem.workload, minlength=problem.territory_count)
+    over = float(np.max(hours - problem.capacity))
+    total, capacity = float(problem.workload.sum()), float(problem.capacity.sum())
+    clause = (f", where the workload_hours band stops at each rep's capacity_hours ({total:,.1f} hours of workload "
+              f"for {capacity:,.1f} hours of capacity, {capacity - total:,.1f} spare)")
+    if over > 1e-9:
+        clause += f"; the closest plan exceeds a rep's capacity by {over:,.1f} hours"
+    return clause
 
 
 def _result(instance: GeoInstance, plan: DistrictPlan, solve_s: float) -> GeoPlanResult:

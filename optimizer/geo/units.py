@@ -326,10 +326,13 @@ def _with_unit_ids(frame: geopandas.GeoDataFrame, id_column: str | None, source:
     """Return the frame with a text ``unit_id`` column first, taken from the id column, and a 0..n-1 index."""
     column = _choose_id_column(frame, id_column, source)
     values = frame[column]
-    if pd.api.types.is_numeric_dtype(values):
-        logger.warning("%s: the id column %s is numeric, so ids written with leading zeros (FIPS or ZIP codes) "
-                       "have lost them; store the ids as text to keep them", source, column)
     unit_ids = [_id_text(value) for value in values]
+    lengths = {len(unit_id) for unit_id in unit_ids if unit_id}
+    if pd.api.types.is_numeric_dtype(values) and len(lengths) > 1:
+        # Ids of one length (Iowa's 19001 to 19197) cannot have lost a leading zero; mixed lengths may have.
+        logger.warning("%s: the id column %s is numeric and its ids have %d to %d digits, so ids written with "
+                       "leading zeros (FIPS or ZIP codes) may have lost them; store the ids as text to keep them",
+                       source, column, min(lengths), max(lengths))
 
     issues = [RowIssue(source, row, column, "", "is missing; give every unit an id")
               for row, unit_id in enumerate(unit_ids, start=1) if unit_id == ""]
@@ -340,7 +343,7 @@ def _with_unit_ids(frame: geopandas.GeoDataFrame, id_column: str | None, source:
         if unit_id != "" and len(rows) > 1:
             issues.append(RowIssue(source, rows[0], column, unit_id,
                                    f"is the id of rows {', '.join(map(str, rows))}; unit ids must be unique, "
-                                   "so merge those units or pass another id_column"))
+                                   "so merge those units or choose another id column"))
     if issues:
         raise InputError(issues, summary=f"{len(issues)} problem(s) with the unit ids of {source}")
 
@@ -353,11 +356,13 @@ def _choose_id_column(frame: geopandas.GeoDataFrame, id_column: str | None, sour
     columns = [str(column) for column in frame.columns if column != frame.geometry.name]
     if id_column is not None:
         if id_column not in columns:
-            raise InputError([RowIssue(source, None, id_column, "", f"is not a column of the unit layer; its columns "
-                                                                f"are {columns}; pass one of them as id_column")])
+            raise InputError([RowIssue(source, None, id_column, "", f"is not a column of the unit layer, whose columns "
+                                                                f"are {', '.join(columns)}; choose one of them as the "
+                                                                "id column (--unit-id on the command line)")])
         if UNIT_ID in columns and id_column != UNIT_ID:
             raise InputError([RowIssue(source, None, UNIT_ID, "", f"already exists next to the id column {id_column}; "
-                                                              f"rename one of them or pass id_column={UNIT_ID!r}")])
+                                                              f"rename one of them or choose {UNIT_ID} as the id "
+                                                              "column")])
         return id_column
 
     for name in (UNIT_ID, "id"):
@@ -367,12 +372,13 @@ def _choose_id_column(frame: geopandas.GeoDataFrame, id_column: str | None, sour
     for column in columns:
         values = frame[column]
         if values.notna().all() and values.is_unique and not values.astype(str).str.strip().eq("").any():
-            logger.info("%s: using the column %s as unit id (its values are unique); pass id_column to choose "
-                        "another", source, column)
+            logger.info("%s: using the column %s as unit id (its values are unique); choose another id "
+                        "column with --unit-id", source, column)
             return column
-    raise InputError([RowIssue(source, None, "", "", f"has no id column: none of its columns {columns} is named "
-                                                 "unit_id or id or has a unique value in every row; add one and "
-                                                 "pass it as id_column")])
+    raise InputError([RowIssue(source, None, "", "", f"has no id column: none of its columns ({', '.join(columns)}) "
+                                                 "is named unit_id or id or has a unique value in every row; add "
+                                                 "one and choose it as the id column (--unit-id on the command "
+                                                 "line)")])
 
 
 def _id_text(value: object) -> str:
