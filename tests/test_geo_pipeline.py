@@ -276,6 +276,9 @@ def test_workload_band_stops_at_capacity(tmp_path):
     territories = {row["territory_id"]: row for row in result.metrics["territories"]}
     assert territories["R1"]["workload_hours"] == 60
     assert territories["R2"]["workload_hours"] == 100
+    assert territories["R1"]["capacity_hours"] == 60.0
+    assert territories["R1"]["utilisation"] == 1.0
+    assert territories["R2"]["utilisation"] == 1.0
     assert any("upper limit is the rep's capacity_hours for 2 of 2 territories" in note
                for note in result.plan.notes)
 

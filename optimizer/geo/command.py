@@ -122,8 +122,9 @@ def format_districts_report(result: GeoPlanResult) -> str:
     metrics = result.metrics
     columns = [band.metric for band in result.instance.request.bands]
     columns += [metric.name for metric in result.instance.metrics if metric.name not in columns][:max(0, 3 - len(columns))]
+    with_capacity = bool(metrics["territories"]) and "utilisation" in metrics["territories"][0]
     header = f"{'territory':<12} {'units':>6} {'parts':>5} " + "".join(f"{name[:16]:>18} {'dev %':>7} " for name in columns) \
-        + f"{'area km2':>10} {'Polsby-Popper':>13}"
+        + f"{'area km2':>10} {'Polsby-Popper':>13}" + (f" {'util':>6}" if with_capacity else "")
     lines = [header, "-" * len(header)]
     for row in metrics["territories"]:
         cells = f"{row['territory_id']:<12} {row['unit_count']:>6} {row['parts']:>5} "
@@ -131,7 +132,11 @@ def format_districts_report(result: GeoPlanResult) -> str:
             deviation = row[f"{name}_deviation_pct"]
             cells += f"{row[name]:>18,.0f} {'' if deviation is None else f'{deviation:+.2f}':>7} "
         polsby = row["polsby_popper"]
-        lines.append(cells + f"{row['area_km2']:>10,.0f} {'' if polsby is None else f'{polsby:.2f}':>13}")
+        cells += f"{row['area_km2']:>10,.0f} {'' if polsby is None else f'{polsby:.2f}':>13}"
+        if with_capacity:
+            utilisation = row["utilisation"]
+            cells += f" {'' if utilisation is None else f'{utilisation:.0%}':>6}"
+        lines.append(cells)
 
     solver, summary = metrics["solver"], metrics["summary"]
     gap = f"{solver['gap']:.2%}" if solver["gap"] is not None else "unknown (no bound)"

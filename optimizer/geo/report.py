@@ -123,6 +123,13 @@ def territory_properties(instance: GeoInstance, assignment: np.ndarray,
             row[metric.name] = totals[position].item()
             row[f"{metric.name}_target"] = float(targets[position])
             row[f"{metric.name}_deviation_pct"] = _deviation_pct(totals[position], targets[position])
+    problem = instance.problem
+    if problem.capacity is not None and problem.workload is not None:
+        hours = np.bincount(assignment, weights=problem.workload, minlength=count)
+        for position, row in enumerate(rows):
+            capacity = float(problem.capacity[position])
+            row["capacity_hours"] = capacity
+            row["utilisation"] = float(hours[position] / capacity) if capacity > 0 else None
     return rows
 
 
