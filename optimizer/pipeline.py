@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 # Seconds kept back from the solver for checking the plan and writing its files, measured on a 2-core
 # machine (see docs/benchmarks.md), and the least the solver gets however long loading took.
 OUTPUT_SECONDS = 3.0
+# Lists the files of the last run written into an output folder (see write_staged).
+MANIFEST = ".territory-files"
 OUTPUT_SECONDS_PER_ACCOUNT = 3.5e-4
 MIN_SOLVE_SECONDS = 5.0
 # Repeatable runs count loading by this estimate instead of the clock, so their work limit depends on
@@ -201,12 +203,12 @@ def _summary(assignments: pd.DataFrame, metrics: dict, inputs: Inputs) -> dict:
     }
 
 
-def write_staged(out_dir: Path, write_files, what: str, optional: tuple[str, ...] = ()) -> None:
+def write_staged(out_dir: Path, write_files, what: str) -> None:
     """Call `write_files(folder)` on a fresh folder beside `out_dir`, then move its files into `out_dir`,
     so that a failure half-way leaves `out_dir` as it was. `what` names the files in error messages.
 
-    `optional` names files that only some runs write: an earlier run's copy is removed when this run
-    does not write one, so the folder never mixes two plans."""
+    The folder's MANIFEST file lists the files the last run wrote. Those that this run does not write
+    are removed, so the folder never mixes two plans; files no run of this product wrote are kept."""
     check_out_dir(out_dir)
     try:
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
@@ -215,16 +217,28 @@ def write_staged(out_dir: Path, write_files, what: str, optional: tuple[str, ...
     try:
         write_files(staging)
         out_dir.mkdir(exist_ok=True)
-        written = {path.name for path in staging.iterdir()}
+        written = sorted(path.name for path in staging.iterdir())
+        (staging / MANIFEST).write_text("".join(f"{name}\n" for name in written), encoding="utf-8")
+        earlier = _manifest(out_dir)
         for path in sorted(staging.iterdir()):
             os.replace(path, out_dir / path.name)
-        for name in optional:
-            if name not in written and (out_dir / name).is_file():
+        for name in earlier - set(written):
+            if (out_dir / name).is_file():
                 (out_dir / name).unlink()
     except OSError as error:
         raise ConfigError(f"cannot write {what} to {out_dir}: {error.strerror or error}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _manifest(out_dir: Path) -> set[str]:
+    """Return the file names an earlier run listed in `out_dir`'s MANIFEST, or none without one."""
+    try:
+        lines = (out_dir / MANIFEST).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return set()
+    # Only plain names inside the folder: a manifest edited by hand cannot remove files elsewhere.
+    return {line for line in lines if line and line == Path(line).name and line not in (MANIFEST, ".", "..")}
 
 
 def write_outputs(result: PlanResult, out_dir: Path) -> None:

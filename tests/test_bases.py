@@ -213,7 +213,7 @@ def test_bases_command_feeds_plan(two_towns, tmp_path):
                           "--out", str(out), "--time-limit", "20")
 
     assert completed.returncode == 0, completed.stderr
-    assert sorted(path.name for path in out.iterdir()) == ["bases.json", "reps.csv"]
+    assert sorted(path.name for path in out.iterdir()) == [".territory-files", "bases.json", "reps.csv"]
     with (out / "reps.csv").open(newline="", encoding="utf-8") as source:
         reps = list(csv.DictReader(source))
     assert [rep["rep_id"] for rep in reps] == ["REP-01", "REP-02"]

@@ -62,8 +62,8 @@ def test_plan_writes_every_file(small_files, tmp_path):
                           "--time-limit", "10")
 
     assert completed.returncode == 0, completed.stderr
-    assert sorted(path.name for path in out.iterdir()) == ["assignments.csv", "map.html", "map.png",
-                                                           "metrics.json", "territories.geojson"]
+    assert sorted(path.name for path in out.iterdir()) == [".territory-files", "assignments.csv", "map.html",
+                                                           "map.png", "metrics.json", "territories.geojson"]
     table = pd.read_csv(out / "assignments.csv", dtype=str, keep_default_na=False)
     assert list(table.columns) == ASSIGNMENT_COLUMNS
     assert table["account_id"].tolist() == ["A1", "a1", "A2", "A3", "A4"]

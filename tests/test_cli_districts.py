@@ -38,7 +38,7 @@ def test_iowa_counties_four_territories(tmp_path):
                           "--territories", "4", "--band", "population=1%", "--time-limit", "8", "--out", str(out))
 
     assert completed.returncode == 0, completed.stderr
-    assert sorted(path.name for path in out.iterdir()) == GEO_FILES
+    assert sorted(path.name for path in out.iterdir()) == [".territory-files"] + GEO_FILES
     assert "population" in completed.stdout
     assert "every territory is one polygon" in completed.stdout
 
@@ -84,7 +84,7 @@ def test_grid_reps_accounts_totals(tmp_path):
                           "--time-limit", "20", "--out", str(out))
 
     assert completed.returncode == 0, completed.stderr
-    assert sorted(path.name for path in out.iterdir()) == sorted(GEO_FILES + ["assignments.csv"])
+    assert sorted(path.name for path in out.iterdir()) == sorted(GEO_FILES + [".territory-files", "assignments.csv"])
 
     units = {row["unit_id"]: row for row in read_csv(out / "units.csv")}
     assert sorted(units) == sorted(GRID_UNITS)
@@ -231,8 +231,11 @@ def test_band_without_whole_number_exit_3(tmp_path, capsys):
 def test_rerun_without_accounts_drops_old_assignments(tmp_path):
     grid = write_grid(tmp_path)
     out = tmp_path / "out"
-    (out).mkdir()
-    (out / "assignments.csv").write_text("account_id,rep_id\nold,AE-1\n")
+    first = main(["districts", "--units", str(grid), "--accounts", str(write_accounts(tmp_path)), "--territories",
+                  "2", "--band", "population=50%", "--time-limit", "5", "--out", str(out)])
+    assert first == 0
+    assert (out / "assignments.csv").exists()
+    (out / "notes.txt").write_text("kept: no run wrote it\n")
 
     code = main(["districts", "--units", str(grid), "--territories", "2", "--band", "population=50%",
                  "--time-limit", "5", "--out", str(out)])
@@ -240,3 +243,6 @@ def test_rerun_without_accounts_drops_old_assignments(tmp_path):
     assert code == 0
     assert (out / "units.csv").exists()
     assert not (out / "assignments.csv").exists()
+    assert (out / "notes.txt").read_text() == "kept: no run wrote it\n"
+    assert (out / ".territory-files").read_text().splitlines() == ["map.html", "map.png", "metrics.json",
+                                                                     "territories.geojson", "units.csv"]

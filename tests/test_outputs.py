@@ -220,3 +220,12 @@ def test_colours_distinct_for_neighbours():
         if geometries[first].intersects(geometries[second]):
             distance = _lab_distance(_hex_to_lab(colours[first]), _hex_to_lab(colours[second]))
             assert distance >= 15, (first, second, colours[first], colours[second])
+
+
+def test_manifest_names_only_files_in_the_folder(tmp_path):
+    from optimizer.pipeline import MANIFEST, _manifest
+
+    (tmp_path / MANIFEST).write_text("metrics.json\n../secret.txt\nsub/map.png\n\n.territory-files\n..\nunits.csv\n")
+
+    assert _manifest(tmp_path) == {"metrics.json", "units.csv"}
+    assert _manifest(tmp_path / "missing") == set()

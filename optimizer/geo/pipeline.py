@@ -243,5 +243,5 @@ def write_geo_outputs(result: GeoPlanResult, out_dir: Path) -> None:
                        title=map_title(result))
         write_map_png(territories, accounts, homes, staging / "map.png", title=map_title(result))
 
-    write_staged(out_dir, write_files, "plan files", optional=("assignments.csv",))
+    write_staged(out_dir, write_files, "plan files")
     logger.info("wrote %s to %s", ", ".join(result.files), out_dir)
