@@ -20,6 +20,14 @@ def strip_graph(count: int) -> UnitGraph:
     return UnitGraph([str(i + 1) for i in range(count)], np.zeros(count), np.arange(count) * 0.1, edges=edges)
 
 
+def grid_graph(rows: int, cols: int) -> UnitGraph:
+    """Units 1..rows*cols in a rows x cols grid 0.1 degree apart, row by row, with rook edges."""
+    edges = [(r * cols + c, r * cols + c + 1) for r in range(rows) for c in range(cols - 1)]
+    edges += [(r * cols + c, (r + 1) * cols + c) for r in range(rows - 1) for c in range(cols)]
+    return UnitGraph([str(i + 1) for i in range(rows * cols)], np.repeat(np.arange(rows) * 0.1, cols),
+                     np.tile(np.arange(cols) * 0.1, rows), edges=edges)
+
+
 def territories(plan, count: int) -> list[list[int]]:
     return sorted(sorted(int(u) + 1 for u in np.flatnonzero(plan.assignment == t)) for t in range(count))
 
@@ -98,13 +106,8 @@ def test_contiguity_blocks_bands_reports_deviation():
 
 def test_home_mode_optimal_with_bound():
     # A 3 x 4 grid; reps live in the corner units 1 and 12.
-    rows, cols = 3, 4
-    n = rows * cols
-    lat = np.repeat(np.arange(rows) * 0.1, cols)
-    lon = np.tile(np.arange(cols) * 0.1, rows)
-    edges = [(r * cols + c, r * cols + c + 1) for r in range(rows) for c in range(cols - 1)]
-    edges += [(r * cols + c, (r + 1) * cols + c) for r in range(rows - 1) for c in range(cols)]
-    graph = UnitGraph([str(i + 1) for i in range(n)], lat, lon, edges=edges)
+    graph = grid_graph(3, 4)
+    n, lat, lon = graph.unit_count, graph.lat, graph.lon
     problem = DistrictProblem(graph, ["A", "B"], [make_band("accounts", np.ones(n), 0.0, 2, "accounts")],
                               compactness="home", home_unit=np.array([0, n - 1]),
                               home_lat=lat[[0, n - 1]], home_lon=lon[[0, n - 1]], weight_unit="unit-km")
@@ -141,12 +144,7 @@ def grid_instances(draw):
 @given(grid_instances())
 def test_random_grids_give_valid_plans(instance):
     rows, cols, count, values, tolerance = instance
-    n = rows * cols
-    edges = [(r * cols + c, r * cols + c + 1) for r in range(rows) for c in range(cols - 1)]
-    edges += [(r * cols + c, (r + 1) * cols + c) for r in range(rows - 1) for c in range(cols)]
-    graph = UnitGraph([str(i) for i in range(n)], np.repeat(np.arange(rows) * 0.1, cols),
-                      np.tile(np.arange(cols) * 0.1, rows), edges=edges)
-    problem = balanced_problem(graph, values, count, tolerance)
+    problem = balanced_problem(grid_graph(rows, cols), values, count, tolerance)
     try:
         plan = solve_districts(problem, 3)
     except InfeasibleError:
@@ -186,12 +184,8 @@ def test_bound_meeting_plan_is_optimal():
     # nearest home, which keeps every territory connected, so the LP bound meets the plan. 192 pairs are
     # above the whole-model size, so the neighbourhood search ends the solve, yet the plan is optimal.
     side = 8
-    n = side * side
-    lat = np.repeat(np.arange(side) * 0.1, side)
-    lon = np.tile(np.arange(side) * 0.1, side)
-    edges = [(r * side + c, r * side + c + 1) for r in range(side) for c in range(side - 1)]
-    edges += [(r * side + c, (r + 1) * side + c) for r in range(side - 1) for c in range(side)]
-    graph = UnitGraph([str(i + 1) for i in range(n)], lat, lon, edges=edges)
+    graph = grid_graph(side, side)
+    n, lat, lon = graph.unit_count, graph.lat, graph.lon
     homes = np.array([0, side - 1, n - 1])
     problem = DistrictProblem(graph, ["A", "B", "C"], [make_band("accounts", np.ones(n), 1.0, 3, "accounts")],
                               compactness="home", home_unit=homes, home_lat=lat[homes], home_lon=lon[homes],

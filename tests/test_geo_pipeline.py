@@ -242,19 +242,20 @@ def test_request_check_names_setting():
                    bands=[parse_band("population=1%"), parse_band("population=soft")]).check()
 
 
-def _set_capacity(reps_path: Path, capacity: dict[str, float]) -> None:
-    rows = read_csv(reps_path)
+def capacity_request(tmp_path: Path, capacity: dict[str, float], band: str, accounts: Path | None = None) -> GeoRequest:
+    """Return a request on the grid with reps R1 and R2 at the given capacity_hours and one hard band."""
+    reps = write_reps(tmp_path)
+    rows = read_csv(reps)
     for row in rows:
         row["capacity_hours"] = capacity[row["rep_id"]]
-    write_csv(reps_path, rows)
+    write_csv(reps, rows)
+    return GeoRequest(units=write_grid(tmp_path), accounts=accounts or write_accounts(tmp_path), reps=reps,
+                      bands=[parse_band(band)], time_limit_s=20)
 
 
 def test_total_workload_above_capacity_is_rejected(tmp_path):
     # 16 units of one 10-hour account each: 160 hours against 70 + 70.
-    reps = write_reps(tmp_path)
-    _set_capacity(reps, {"R1": 70, "R2": 70})
-    request = GeoRequest(units=write_grid(tmp_path), accounts=write_accounts(tmp_path), reps=reps,
-                         bands=[parse_band("potential=50%")], time_limit_s=20)
+    request = capacity_request(tmp_path, {"R1": 70, "R2": 70}, "potential=50%")
 
     with pytest.raises(InfeasibleError) as caught:
         plan_geographic(request)
@@ -266,10 +267,7 @@ def test_total_workload_above_capacity_is_rejected(tmp_path):
 def test_workload_band_stops_at_capacity(tmp_path):
     # Capacity 60 and 100 hours: targets 60 and 100 of the 160 hours, and +-20 % would allow R1 72 hours
     # (7 units). The band's upper limits are cut to the capacities, so R1 gets exactly 6 units.
-    reps = write_reps(tmp_path)
-    _set_capacity(reps, {"R1": 60, "R2": 100})
-    request = GeoRequest(units=write_grid(tmp_path), accounts=write_accounts(tmp_path), reps=reps,
-                         bands=[parse_band("workload_hours=20%")], time_limit_s=20)
+    request = capacity_request(tmp_path, {"R1": 60, "R2": 100}, "workload_hours=20%")
 
     result = checked(plan_geographic(request))
 
@@ -292,10 +290,7 @@ def test_workload_above_capacity_is_noted(tmp_path):
         if row["account_id"] == "ACC-A1":
             row["workload_hours"] = 90
     write_csv(accounts, rows)
-    reps = write_reps(tmp_path)
-    _set_capacity(reps, {"R1": 120, "R2": 120})
-    request = GeoRequest(units=write_grid(tmp_path), accounts=accounts, reps=reps,
-                         bands=[parse_band("potential=0%")], time_limit_s=20)
+    request = capacity_request(tmp_path, {"R1": 120, "R2": 120}, "potential=0%", accounts)
 
     result = checked(plan_geographic(request))
 
@@ -308,10 +303,7 @@ def test_workload_above_capacity_is_noted(tmp_path):
 def test_capacity_bound_band_names_capacity(tmp_path):
     # Capacity 65 and 95 hours for 160 hours of 10-hour units: R1 would need exactly 65 hours, which whole
     # units cannot give, so the band that stops at capacity is infeasible and the message says why.
-    reps = write_reps(tmp_path)
-    _set_capacity(reps, {"R1": 65, "R2": 95})
-    request = GeoRequest(units=write_grid(tmp_path), accounts=write_accounts(tmp_path), reps=reps,
-                         bands=[parse_band("workload_hours=20%")], time_limit_s=20)
+    request = capacity_request(tmp_path, {"R1": 65, "R2": 95}, "workload_hours=20%")
 
     with pytest.raises(InfeasibleError) as caught:
         plan_geographic(request)
