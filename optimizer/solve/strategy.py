@@ -124,6 +124,14 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
         result, search_pairs = _widening_search(instance, relaxation, rounded, fallback, settings, search_deadline,
                                                 _with_bound(progress, lower_bound, started), lagrangian,
                                                 None if work is None else work * FIRST_SEARCH_SHARE)
+        if result.rep_of is None and check_plan(instance, fallback).ok:
+            cost = int(Pairs.build(instance, np.arange(instance.account_count), fallback).cost.sum())
+            result = CpSatResult("feasible", fallback, cost, None, result.time_s, result.deterministic_time)
+        elif result.rep_of is None and result.status != "infeasible" and deadline - time.monotonic() > 1.0:
+            # No plan within the first search's share: it gets the rest of the time instead of the groups.
+            result, search_pairs = _widening_search(instance, relaxation, rounded, fallback, settings, deadline,
+                                                    _with_bound(progress, lower_bound, started), lagrangian,
+                                                    None if work is None else work * (1 - FIRST_SEARCH_SHARE))
         if (result.rep_of is not None and deadline - time.monotonic() > 1.0
                 and (lower_bound is None or result.objective > lower_bound)):
             improved = improve_by_groups(instance, result.rep_of, relaxation.pairs, deadline=deadline,
