@@ -47,6 +47,7 @@ MIN_ROUND_WORK = 0.5
 REPAIR_SHARE_OF_TIME = 0.05
 # Share of the time left after the LP that the first CP-SAT search gets; groups of reps get the rest.
 FIRST_SEARCH_SHARE = 0.7
+GROUP_SEARCH_MAX_ACCOUNTS = 50_000
 
 
 
@@ -119,11 +120,14 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
         repair_time = min(REPAIR_TIME_S, REPAIR_SHARE_OF_TIME * settings.time_limit_s)
         fallback = repair(instance, rounded, pair_cost_function(instance), repair_time, max_moves=REPAIR_MAX_MOVES)
         # The first search gets a share of the time left; groups of neighbouring reps then improve its plan.
-        search_deadline = time.monotonic() + FIRST_SEARCH_SHARE * (deadline - time.monotonic())
+        # Above GROUP_SEARCH_MAX_ACCOUNTS the first search keeps all of it: at 200,000 accounts its first plan
+        # came after more than 70 % of the time.
+        share = FIRST_SEARCH_SHARE if instance.account_count <= GROUP_SEARCH_MAX_ACCOUNTS else 1.0
+        search_deadline = time.monotonic() + share * (deadline - time.monotonic())
         work = settings.time_limit_s * WORK_PER_SECOND if settings.repeatable else None
         result, search_pairs = _widening_search(instance, relaxation, rounded, fallback, settings, search_deadline,
                                                 _with_bound(progress, lower_bound, started), lagrangian,
-                                                None if work is None else work * FIRST_SEARCH_SHARE)
+                                                None if work is None else work * share)
         if result.rep_of is None and check_plan(instance, fallback).ok:
             cost = int(Pairs.build(instance, np.arange(instance.account_count), fallback).cost.sum())
             result = CpSatResult("feasible", fallback, cost, None, result.time_s, result.deterministic_time)
