@@ -302,7 +302,7 @@ def test_workload_above_capacity_is_noted(tmp_path):
 
 def test_capacity_bound_band_names_capacity(tmp_path):
     # Capacity 65 and 95 hours for 160 hours of 10-hour units: R1 would need exactly 65 hours, which whole
-    # units cannot give, so the band that stops at capacity is infeasible and the message says why.
+    # units cannot give. The band that stops at capacity is infeasible, and the message names the capacity.
     request = capacity_request(tmp_path, {"R1": 65, "R2": 95}, "workload_hours=20%")
 
     with pytest.raises(InfeasibleError) as caught:

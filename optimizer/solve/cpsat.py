@@ -154,7 +154,7 @@ def solve_cpsat(instance: Instance, pairs: Pairs, *, hint: np.ndarray | None, ti
                 reps: np.ndarray | None = None, moves_elsewhere: int = 0) -> CpSatResult:
     """Solve the CP-SAT model; `hint` is a rep index per account (NO_REP where unknown).
 
-    `reps` and `moves_elsewhere` restrict the model to a part of the plan (see ``build_model``); the
+    `reps` and `moves_elsewhere` restrict the model to a part of the plan (see ``build_model``). The
     result then contains a rep for the accounts of `pairs` only, and their cost as objective.
     """
     started = time.monotonic()

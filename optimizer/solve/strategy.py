@@ -129,6 +129,8 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
                                                 _with_bound(progress, lower_bound, started), lagrangian,
                                                 None if work is None else work * share)
         if result.rep_of is None and check_plan(instance, fallback).ok:
+            # CP-SAT found nothing in its share, but the repaired rounding keeps every rule: the groups
+            # start from it.
             cost = int(Pairs.build(instance, np.arange(instance.account_count), fallback).cost.sum())
             result = CpSatResult("feasible", fallback, cost, None, result.time_s, result.deterministic_time)
         elif result.rep_of is None and result.status != "infeasible" and deadline - time.monotonic() > 1.0:
@@ -150,10 +152,6 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
         result = solve_cpsat(instance, search_pairs, hint=None, time_limit_s=deadline - time.monotonic(),
                              deterministic_limit=None, seed=settings.seed, workers=settings.workers,
                              progress=_with_bound(progress, lower_bound, started))
-    if result.rep_of is None and fallback is not None and check_plan(instance, fallback).ok:
-        # CP-SAT found nothing in time, but the repaired rounding keeps every rule: it is the plan.
-        cost = int(Pairs.build(instance, np.arange(instance.account_count), fallback).cost.sum())
-        result = CpSatResult("feasible", fallback, cost, None, result.time_s, result.deterministic_time)
     if result.rep_of is None and result.status == "infeasible":
         # The search pairs hold no plan; only a search over every eligible pair can prove there is none.
         search_pairs = _all_eligible_pairs(instance)
