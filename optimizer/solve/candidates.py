@@ -106,19 +106,32 @@ def _nearest_accounts_per_rep(instance: Instance, reach: float = 2.0) -> tuple[n
                                     instance.rep_lat[r], instance.rep_lon[r])
         else:
             nearness = instance.cost_matrix[eligible, r]
-        order = eligible[np.argsort(nearness, kind="stable")]
-        limits = [(band.values[order], band.upper[r]) for band in instance.bands.values()]
-        limits.append((instance.pair_load(order, np.full(order.size, r)), instance.capacity[r]))
-        needed = 0
-        for values, upper in limits:
-            cumulative = np.cumsum(values)
-            target = reach * sharing.get(instance.rep_industries[r], 1) * upper
-            needed = max(needed, int(np.searchsorted(cumulative, target)) + 1)
+        factor = reach * sharing.get(instance.rep_industries[r], 1)
+        # Sorting only the nearest part is enough; it doubles until it holds what the rep needs.
+        size = min(eligible.size, max(64, 4 * int(factor * instance.account_count / instance.rep_count)))
+        while True:
+            order, whole = _nearest_first(eligible, nearness, size)
+            limits = [(band.values[order], band.upper[r]) for band in instance.bands.values()]
+            limits.append((instance.pair_load(order, np.full(order.size, r)), instance.capacity[r]))
+            needed = max(int(np.searchsorted(np.cumsum(values), factor * upper)) + 1 for values, upper in limits)
+            if needed <= order.size or whole:
+                break
+            size *= 2
         chosen_accounts.append(order[:needed])
         chosen_reps.append(np.full(min(needed, order.size), r))
     if not chosen_accounts:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     return np.concatenate(chosen_accounts), np.concatenate(chosen_reps)
+
+
+def _nearest_first(items: np.ndarray, nearness: np.ndarray, size: int) -> tuple[np.ndarray, bool]:
+    """Return the `size` nearest items (more on a tie), nearest first and ties in item order, and whether
+    that is all of them. The order is the same as a stable sort of every item by nearness."""
+    if size >= items.size:
+        return items[np.argsort(nearness, kind="stable")], True
+    cutoff = np.partition(nearness, size - 1)[size - 1]
+    near = np.flatnonzero(nearness <= cutoff)
+    return items[near[np.argsort(nearness[near], kind="stable")]], near.size == items.size
 
 
 @dataclass
@@ -184,18 +197,19 @@ def _open_pairs_below(instance: Instance, duals: Duals, in_model: np.ndarray, th
             lower = np.floor(instance.pair_cost_lower_bound(account, rep) * COST_SCALE)
         screen = reduced_costs(instance, duals, account, rep, lower).reshape(len(accounts), len(reps))
         open_pair = instance.eligible_matrix(accounts) & ~in_model[accounts]
-        if smallest is not None:
-            smallest[accounts] = np.where(open_pair, screen, np.inf).min(axis=1)
         limit = threshold + np.broadcast_to(duals.floor_of(accounts), accounts.shape)
         rows, cols = np.nonzero((screen < limit[:, None]) & open_pair)
-        if rows.size == 0:
-            continue
         exact = Pairs.build(instance, accounts[rows], cols)
         value = reduced_costs(instance, duals, exact.account, exact.rep,
                               np.zeros(len(exact)) if phase_one else exact.cost)
-        below = value - duals.floor_of(exact.account) < threshold
         if smallest is not None:
-            np.minimum.at(smallest, exact.account, value)
+            # A pair priced exactly counts with its exact reduced cost, the others with their screen.
+            screen = np.where(open_pair, screen, np.inf)
+            screen[rows, cols] = value
+            smallest[accounts] = screen.min(axis=1)
+        if rows.size == 0:
+            continue
+        below = value - duals.floor_of(exact.account) < threshold
         yield Pairs(exact.account[below], exact.rep[below], exact.distance_km[below], exact.cost[below]), value[below]
 
 

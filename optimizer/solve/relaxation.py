@@ -12,19 +12,24 @@ Formulation, with x[a, r] in [0, 1] for each candidate pair and integer costs c[
 
 Its optimum over *all* eligible pairs is a lower bound on every plan's objective; column generation
 (``price``) brings the optimum over the candidate pairs to that full optimum, and every round's
-duals give a Lagrangian lower bound on the way.
+duals give a Lagrangian lower bound on the way. The rounds add their columns to one GLOP model, so
+each round starts from the previous round's basis.
 """
 
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
+from ortools.linear_solver import linear_solver_pb2, pywraplp
 from ortools.linear_solver.python import model_builder_helper
 from scipy import sparse
 
+from optimizer.errors import SolverError
 from optimizer.instance import NO_REP, Instance
 from optimizer.solve.candidates import Duals, Pairs, price
 
@@ -36,6 +41,10 @@ MAX_PRICING_ROUNDS = 60
 # not finish in 100 s.
 DUAL_SIMPLEX = "use_dual_simplex: true"
 PRIMAL_SIMPLEX = "use_dual_simplex: false"
+# The pricing rounds keep one GLOP model and add columns to it, so each round starts from the last
+# basis. Presolve is off so that GLOP can reuse that basis. On 100,000 accounts x 300 reps the first
+# round took 23 s this way (30 s with presolve), and the three later ones 9 to 13 s each instead of 32 s.
+WARM_DUAL_SIMPLEX = "use_dual_simplex: true use_preprocessing: false"
 # Pricing stops once the Lagrangian bound is this close (relative) to the LP over the pairs so far. On
 # 20,000 accounts x 100 reps, 1e-4 saved one of five rounds (5 s) and left the bound 0.0015 % lower.
 BOUND_TOLERANCE = 1e-4
@@ -64,7 +73,8 @@ def concentration_pairs(instance: Instance, pairs: Pairs) -> np.ndarray:
 
 
 class _LinearModel:
-    """The LP above as one sparse matrix, solved from scratch by GLOP's dual simplex.
+    """The LP above as one sparse matrix. ``solve`` solves it from scratch by GLOP's dual simplex. The
+    pricing rounds use ``_WarmSolver`` instead, which keeps GLOP's basis from round to round.
 
     Columns are kept as arrays so that priced columns can be appended and the LP solved again. The
     matrix is built with numpy and handed to the solver in one call, so building stays fast with
@@ -239,6 +249,90 @@ class _LinearModel:
         )
 
 
+class _WarmSolver:
+    """One GLOP model of `_LinearModel` that grows with it, so every solve starts from the previous basis.
+
+    The first solve loads the whole matrix through a model file (one call instead of a Python call per
+    coefficient). Later solves append the rows and columns the model gained since: the rows and their
+    limits never change once made, so only new ones need adding.
+    """
+
+    def __init__(self, model: _LinearModel):
+        self.model = model
+        self.solver: pywraplp.Solver | None = None
+        self.rows = 0
+        self.columns = 0
+
+    def solve(self, time_limit_s: float) -> str:
+        """Solve the LP of the model's columns so far; return "optimal", "infeasible" or "time_limit"."""
+        model = self.model
+        matrix, lower, upper = model.matrix()
+        cost = model.pairs.cost.astype(float)
+        if self.solver is None:
+            self._load(matrix, lower, upper, cost)
+        else:
+            self._extend(matrix.tocsc(), lower, upper, cost)
+        solver = self.solver
+        solver.SetSolverSpecificParametersAsString(WARM_DUAL_SIMPLEX)
+        solver.SetTimeLimit(max(500, int(time_limit_s * 1000)))
+        status = solver.Solve()
+        if status == pywraplp.Solver.OPTIMAL:
+            response = linear_solver_pb2.MPSolutionResponse()
+            solver.FillSolutionResponseProto(response)
+            model.row_lower, model.row_upper = lower, upper
+            model.objective_value = response.objective_value
+            model.all_values = model.values = np.asarray(response.variable_value, dtype=float)
+            model.row_duals = np.asarray(response.dual_value, dtype=float)
+            return "optimal"
+        if status == pywraplp.Solver.INFEASIBLE:
+            return "infeasible"
+        logger.info("GLOP ended with status %s", status)
+        return "time_limit"
+
+    def _load(self, matrix: sparse.csr_matrix, lower: np.ndarray, upper: np.ndarray, cost: np.ndarray) -> None:
+        count = matrix.shape[1]
+        # The model file drops rows without limits (max_moves unset, say), which would shift every later
+        # row. Such a row gets an upper limit it can never reach instead.
+        free = ~np.isfinite(lower) & ~np.isfinite(upper)
+        reach = np.asarray(abs(matrix).sum(axis=1)).ravel() + 1.0
+        builder = model_builder_helper.ModelBuilderHelper()
+        builder.fill_model_from_sparse_data(np.zeros(count), np.ones(count), cost, lower,
+                                            np.where(free, reach, upper), matrix)
+        proto = linear_solver_pb2.MPModelProto()
+        with tempfile.TemporaryDirectory(prefix="territory-lp-") as folder:
+            path = Path(folder) / "model.pb"
+            builder.write_model_to_proto_file(str(path))
+            proto.ParseFromString(path.read_bytes())
+        solver = pywraplp.Solver.CreateSolver("GLOP")
+        error = solver.LoadModelFromProto(proto)
+        if error:
+            raise SolverError(f"GLOP did not accept the relaxation's model (please report this): {error}")
+        if solver.NumConstraints() != matrix.shape[0] or solver.NumVariables() != count:
+            raise SolverError(f"GLOP loaded {solver.NumConstraints()} rows and {solver.NumVariables()} columns of "
+                              f"the relaxation's {matrix.shape[0]} and {count} (please report this)")
+        self.solver, self.rows, self.columns = solver, matrix.shape[0], count
+
+    def _extend(self, matrix: sparse.csc_matrix, lower: np.ndarray, upper: np.ndarray, cost: np.ndarray) -> None:
+        solver = self.solver
+        variables = solver.variables()
+        constraints = solver.constraints()
+        if matrix.shape[0] > self.rows:
+            # New rows (share rows of large accounts) over the columns the model had before.
+            rows = matrix[self.rows:, :self.columns].tocsr()
+            for k in range(rows.shape[0]):
+                constraint = solver.RowConstraint(float(lower[self.rows + k]), float(upper[self.rows + k]), "")
+                for position in range(rows.indptr[k], rows.indptr[k + 1]):
+                    constraint.SetCoefficient(variables[rows.indices[position]], float(rows.data[position]))
+                constraints.append(constraint)
+        objective = solver.Objective()
+        for column in range(self.columns, matrix.shape[1]):
+            variable = solver.NumVar(0.0, 1.0, "")
+            objective.SetCoefficient(variable, float(cost[column]))
+            for position in range(matrix.indptr[column], matrix.indptr[column + 1]):
+                constraints[matrix.indices[position]].SetCoefficient(variable, float(matrix.data[position]))
+        self.rows, self.columns = matrix.shape[0], matrix.shape[1]
+
+
 def solve_relaxation(instance: Instance, pairs: Pairs, time_limit_s: float, *,
                      max_rounds: int = MAX_PRICING_ROUNDS) -> Relaxation:
     """Solve the LP over `pairs`, adding priced columns until none has a negative reduced cost.
@@ -253,6 +347,7 @@ def solve_relaxation(instance: Instance, pairs: Pairs, time_limit_s: float, *,
     """
     started = time.monotonic()
     model = _LinearModel(instance)
+    warm = _WarmSolver(model)
     in_model = np.zeros((instance.account_count, instance.rep_count), dtype=bool)
 
     def add(new: Pairs) -> None:
@@ -265,7 +360,7 @@ def solve_relaxation(instance: Instance, pairs: Pairs, time_limit_s: float, *,
     converged = False
     while not converged:
         remaining = time_limit_s - (time.monotonic() - started)
-        status = model.solve(remaining) if remaining > 0 else "time_limit"
+        status = warm.solve(remaining) if remaining > 0 else "time_limit"
         rounds += 1
         if status == "infeasible":
             status = _first_phase(instance, model, add, in_model, started, time_limit_s)
