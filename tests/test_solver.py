@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 
 from optimizer.errors import InfeasibleError
+from optimizer.instance import COST_SCALE
 from optimizer.pipeline import plan_from_inputs
+from optimizer.solve.candidates import Pairs, price
+from optimizer.solve.relaxation import _LinearModel
 from optimizer.validator import check_plan
-from tests.plan_fixtures import HOME, make_inputs, make_scenario, point_at
+from tests.plan_fixtures import HOME, make_inputs, make_instance, make_scenario, point_at
 
 
 def solve_inputs(accounts, reps, scenario):
@@ -158,3 +161,25 @@ def test_same_seed_gives_same_plan():
     second = solve_inputs(accounts, reps, scenario)
 
     assert first.assignments["rep_id"].tolist() == second.assignments["rep_id"].tolist()
+
+
+def test_bound_uses_exact_cost_of_screened_pair():
+    """Pricing screens pairs with a cheap lower bound on their cost. A pair that the screen lets through
+    but whose exact reduced cost is not negative must count at that exact value in the Lagrangian
+    bound: here the second rep is exactly as far as the first, so the bound equals the LP optimum."""
+    accounts = [{"account_id": "a", "lat": point_at(100.0, 0.0)[0], "lon": point_at(100.0, 0.0)[1]}]
+    reps = [{"rep_id": "R1"}, {"rep_id": "R2"}]
+    instance = make_instance(accounts, reps, make_scenario(balance={"potential": None}))
+    model = _LinearModel(instance)
+    model.add(Pairs.build(instance, np.array([0]), np.array([0])))
+    assert model.solve(10.0) == "optimal"
+    cost = float(model.pairs.cost[0])
+    assert model.objective_value == pytest.approx(cost)
+
+    in_model = np.array([[True, False]])
+    new, smallest = price(instance, model.duals(), model.pairs, in_model)
+    screened = np.floor(instance.pair_cost_lower_bound(np.array([0]), np.array([1]))[0] * COST_SCALE)
+    assert screened < cost                        # the screen lets the second pair through
+    assert len(new) == 0                          # but its exact reduced cost is zero
+    assert smallest[0] == pytest.approx(0.0, abs=1e-6)
+    assert model.row_term() + smallest.sum() == pytest.approx(cost)

@@ -107,7 +107,7 @@ def _nearest_accounts_per_rep(instance: Instance, reach: float = 2.0) -> tuple[n
         else:
             nearness = instance.cost_matrix[eligible, r]
         factor = reach * sharing.get(instance.rep_industries[r], 1)
-        # Sorting only the nearest part is enough; it doubles until it holds what the rep needs.
+        # Sorting only the nearest part is enough. That part doubles until it contains what the rep needs.
         size = min(eligible.size, max(64, 4 * int(factor * instance.account_count / instance.rep_count)))
         while True:
             order, whole = _nearest_first(eligible, nearness, size)
