@@ -9,8 +9,9 @@ share no rep, so every improvement found is applied.
 
 Reps count as neighbours when accounts of one have the other among their candidate pairs (the LP's
 columns: the nearest eligible reps and the priced ones). Groups start at GROUP_SIZE reps. Once every
-rep has led a group of the current size without a gain, groups grow by one rep, up to MAX_GROUP_SIZE.
-The search ends when groups of that size find nothing.
+rep has led a group of the current size without a gain, groups grow by one rep, up to every rep. Past
+FULL_TIME_GROUP_SIZE reps, a group's time grows in proportion to its size. The search ends at the
+deadline, or when a group of every rep finds nothing.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from optimizer.solve.cpsat import CpSatResult, Progress, solve_cpsat
 logger = logging.getLogger(__name__)
 
 GROUP_SIZE = 3
-MAX_GROUP_SIZE = 6
-# Seconds, and CP-SAT work units in repeatable mode, for one group's sub-problem.
+# Seconds, and CP-SAT work units in repeatable mode, for one group's sub-problem of up to
+# FULL_TIME_GROUP_SIZE reps. Larger groups get proportionally more.
 GROUP_TIME_S = 1.0
 GROUP_WORK = 0.5
+FULL_TIME_GROUP_SIZE = 6
 # Sub-problems above this many (account, rep) pairs use smaller groups.
 MAX_GROUP_PAIRS = 60_000
 
@@ -63,7 +65,6 @@ def improve_by_groups(instance: Instance, rep_of: np.ndarray, pairs: Pairs, *, d
     affinity = rep_affinity(instance, pairs, rep_of)
     rng = np.random.default_rng(seed)
     size = min(GROUP_SIZE, instance.rep_count)
-    largest = min(MAX_GROUP_SIZE, instance.rep_count)
     queue: list[int] = []
     in_vain = rounds = improvements = 0
     work = 0.0
@@ -87,8 +88,9 @@ def improve_by_groups(instance: Instance, rep_of: np.ndarray, pairs: Pairs, *, d
             groups.append(group)
         if not groups:
             break
-        sub_limit = min(GROUP_TIME_S, deadline - time.monotonic())
-        step_work = GROUP_WORK if work_limit is not None else None
+        scale = max(1.0, size / FULL_TIME_GROUP_SIZE)
+        sub_limit = min(GROUP_TIME_S * scale, deadline - time.monotonic())
+        step_work = GROUP_WORK * scale if work_limit is not None else None
 
         def solve(k: int, groups=groups, sub_limit=sub_limit, step_work=step_work) -> tuple[CpSatResult, np.ndarray]:
             return _solve_group(instance, rep_of, groups[k], sub_limit, step_work, seed + rounds + k)
@@ -115,7 +117,7 @@ def improve_by_groups(instance: Instance, rep_of: np.ndarray, pairs: Pairs, *, d
             continue
         in_vain += sum(len(group) for group in groups)
         if in_vain >= instance.rep_count:
-            if size >= largest:
+            if size >= instance.rep_count:
                 break
             size += 1
             in_vain = 0
