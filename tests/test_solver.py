@@ -9,7 +9,7 @@ from optimizer.errors import InfeasibleError
 from optimizer.instance import COST_SCALE
 from optimizer.pipeline import plan_from_inputs
 from optimizer.solve.candidates import Pairs, price
-from optimizer.solve.relaxation import _LinearModel
+from optimizer.solve.relaxation import _LinearModel, solve_relaxation
 from optimizer.validator import check_plan
 from tests.plan_fixtures import HOME, make_inputs, make_instance, make_scenario, point_at
 
@@ -183,3 +183,26 @@ def test_bound_uses_exact_cost_of_screened_pair():
     assert len(new) == 0                          # but its exact reduced cost is zero
     assert smallest[0] == pytest.approx(0.0, abs=1e-6)
     assert model.row_term() + smallest.sum() == pytest.approx(cost)
+
+
+def test_priced_moves_keep_lp_optimum():
+    """Six accounts owned by R1 sit next to R2, 300 km away, and pricing starts from the owners' pairs
+    only. Each round adds moved pairs to the LP's row of moved pairs, which has no limit when max_moves
+    is unset, so the priced LP must end at the LP over every pair: every account with R2."""
+    far = point_at(300.0, 90.0)
+    accounts = [{"account_id": f"a{i}", "lat": point_at(1.0 + i, 0.0, far)[0], "lon": point_at(1.0 + i, 0.0, far)[1],
+                 "current_owner": "R1"} for i in range(6)]
+    reps = [{"rep_id": "R1"}, {"rep_id": "R2", "lat": far[0], "lon": far[1]}]
+    instance = make_instance(accounts, reps, make_scenario(balance={"potential": None}))
+    assert instance.max_moves is None
+    everything = np.arange(6)
+    full = _LinearModel(instance)
+    full.add(Pairs.build(instance, np.repeat(everything, 2), np.tile([0, 1], 6)))
+    assert full.solve(10.0) == "optimal"
+    with_r2 = Pairs.build(instance, everything, np.ones(6, dtype=np.int64))
+    assert full.objective_value == pytest.approx(float(with_r2.cost.sum()))
+
+    relaxation = solve_relaxation(instance, Pairs.build(instance, everything, np.zeros(6, dtype=np.int64)), 10.0)
+    assert relaxation.status == "optimal"
+    assert relaxation.bound == pytest.approx(full.objective_value)
+    assert relaxation.values[relaxation.pairs.rep == 1].sum() == pytest.approx(6.0)

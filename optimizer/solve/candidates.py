@@ -184,7 +184,8 @@ def _open_pairs_below(instance: Instance, duals: Duals, in_model: np.ndarray, th
     The screen uses a lower bound on each pair's cost, so it never misses a pair that the exact cost
     would let through. The pairs it lets through are priced again with their exact geodesic cost.
     With `phase_one`, pairs cost nothing (the LP then only looks for a feasible solution). With
-    `smallest`, each account's smallest screened reduced cost over the open pairs is written there.
+    `smallest`, each account's smallest reduced cost over the open pairs is written there: exact for
+    the pairs the screen lets through, screened for the others.
     """
     reps = np.arange(instance.rep_count)
     for start in range(0, instance.account_count, CHUNK_ACCOUNTS):

@@ -262,19 +262,35 @@ class _WarmSolver:
         self.solver: pywraplp.Solver | None = None
         self.rows = 0
         self.columns = 0
+        self.free_rows = np.zeros(0, dtype=np.int64)
+        self.from_scratch = False     # set when the warm model cannot be used; every solve is then from scratch
 
     def solve(self, time_limit_s: float) -> str:
-        """Solve the LP of the model's columns so far; return "optimal", "infeasible" or "time_limit"."""
+        """Solve the LP of the model's columns so far; return "optimal", "infeasible" or "time_limit".
+
+        A warm-started solve that GLOP ends as infeasible or abnormal is repeated from scratch, so the
+        warm model never decides more than a from-scratch solve would.
+        """
         model = self.model
+        if self.from_scratch:
+            return model.solve(time_limit_s)
+        started = time.monotonic()
         matrix, lower, upper = model.matrix()
         cost = model.pairs.cost.astype(float)
-        if self.solver is None:
-            self._load(matrix, lower, upper, cost)
-        else:
-            self._extend(matrix.tocsc(), lower, upper, cost)
+        first = self.solver is None
+        try:
+            if first:
+                self._load(matrix, lower, upper, cost)
+            else:
+                self._extend(matrix.tocsc(), lower, upper, cost)
+        except OSError as error:
+            logger.warning("the LP's pricing rounds solve from scratch: its model file could not be written "
+                           "in the temporary folder (%s)", error)
+            self.from_scratch = True
+            return model.solve(time_limit_s - (time.monotonic() - started))
         solver = self.solver
         solver.SetSolverSpecificParametersAsString(WARM_DUAL_SIMPLEX)
-        solver.SetTimeLimit(max(500, int(time_limit_s * 1000)))
+        solver.SetTimeLimit(max(500, int((time_limit_s - (time.monotonic() - started)) * 1000)))
         status = solver.Solve()
         if status == pywraplp.Solver.OPTIMAL:
             response = linear_solver_pb2.MPSolutionResponse()
@@ -284,20 +300,23 @@ class _WarmSolver:
             model.all_values = model.values = np.asarray(response.variable_value, dtype=float)
             model.row_duals = np.asarray(response.dual_value, dtype=float)
             return "optimal"
-        if status == pywraplp.Solver.INFEASIBLE:
+        if status == pywraplp.Solver.INFEASIBLE and first:
             return "infeasible"
-        logger.info("GLOP ended with status %s", status)
+        if status in (pywraplp.Solver.INFEASIBLE, pywraplp.Solver.ABNORMAL):
+            logger.info("warm-started GLOP ended %s; solving the LP again from scratch",
+                        "infeasible" if status == pywraplp.Solver.INFEASIBLE else "abnormally")
+            return model.solve(time_limit_s - (time.monotonic() - started))
         return "time_limit"
 
     def _load(self, matrix: sparse.csr_matrix, lower: np.ndarray, upper: np.ndarray, cost: np.ndarray) -> None:
         count = matrix.shape[1]
-        # The model file drops rows without limits (max_moves unset, say), which would shift every later
-        # row. Such a row gets an upper limit it can never reach instead.
-        free = ~np.isfinite(lower) & ~np.isfinite(upper)
-        reach = np.asarray(abs(matrix).sum(axis=1)).ravel() + 1.0
+        # LoadModelFromProto drops rows without limits (max_moves unset, say), which would shift every
+        # later row, so such a row gets an upper limit above its largest activity, raised in _extend.
+        self.free_rows = np.flatnonzero(~np.isfinite(lower) & ~np.isfinite(upper))
+        upper = upper.copy()
+        upper[self.free_rows] = _largest_activity(matrix, self.free_rows)
         builder = model_builder_helper.ModelBuilderHelper()
-        builder.fill_model_from_sparse_data(np.zeros(count), np.ones(count), cost, lower,
-                                            np.where(free, reach, upper), matrix)
+        builder.fill_model_from_sparse_data(np.zeros(count), np.ones(count), cost, lower, upper, matrix)
         proto = linear_solver_pb2.MPModelProto()
         with tempfile.TemporaryDirectory(prefix="territory-lp-") as folder:
             path = Path(folder) / "model.pb"
@@ -331,6 +350,17 @@ class _WarmSolver:
             for position in range(matrix.indptr[column], matrix.indptr[column + 1]):
                 constraints[matrix.indices[position]].SetCoefficient(variable, float(matrix.data[position]))
         self.rows, self.columns = matrix.shape[0], matrix.shape[1]
+        # New columns raise what a row without limits can reach, so its stand-in limit rises with them.
+        for row, limit in zip(self.free_rows, _largest_activity(matrix, self.free_rows), strict=True):
+            constraints[row].SetUb(float(limit))
+
+
+def _largest_activity(matrix: sparse.spmatrix, rows: np.ndarray) -> np.ndarray:
+    """Return, for each of `rows`, one more than the sum of its absolute coefficients: more than the row
+    can reach with every column between 0 and 1."""
+    if rows.size == 0:
+        return np.zeros(0)
+    return np.asarray(abs(matrix[rows]).sum(axis=1)).ravel() + 1.0
 
 
 def solve_relaxation(instance: Instance, pairs: Pairs, time_limit_s: float, *,
@@ -375,7 +405,7 @@ def solve_relaxation(instance: Instance, pairs: Pairs, time_limit_s: float, *,
         new, smallest = price(instance, duals, model.pairs, in_model)
         duals.floor = smallest
         bound = model.row_term() + float(smallest.sum())
-        if best is None or bound > best[0]:
+        if best is None or bound >= best[0]:   # on a tie the later round, whose LP has more columns
             best = (bound, duals, model.pairs, model.values)
         converged = len(new) == 0 or model.objective_value - bound <= BOUND_TOLERANCE * abs(model.objective_value)
         logger.debug("LP round %d: objective %.1f, bound %.1f, %d columns, %d priced in", rounds,
