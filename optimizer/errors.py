@@ -44,13 +44,15 @@ class RowIssue:
 class InputError(TerritoryError):
     """Input files that cannot be used as they are. ``issues`` lists every problem found."""
 
-    def __init__(self, issues: list[RowIssue], summary: str | None = None):
+    def __init__(self, issues: list[RowIssue], summary: str | None = None, *, skippable: bool = True):
         self.issues = list(issues)
         head = summary or f"{len(self.issues)} problem(s) in the input; nothing was written"
         lines = [head + ":"] + [f"  - {issue}" for issue in self.issues[:MAX_ISSUES_SHOWN]]
         if len(self.issues) > MAX_ISSUES_SHOWN:
-            lines.append(f"  ... and {len(self.issues) - MAX_ISSUES_SHOWN} more; fix these first, or use "
-                         "--skip-bad-rows to plan without the bad account rows")
+            # --skip-bad-rows drops account rows only, so it cannot get past a problem of the reps file.
+            hint = ("fix these first, or use --skip-bad-rows to plan without the bad account rows" if skippable
+                    else "fix the reps file first: account rows that name its reps may be fine once it is")
+            lines.append(f"  ... and {len(self.issues) - MAX_ISSUES_SHOWN} more; {hint}")
         super().__init__("\n".join(lines))
 
 

@@ -199,9 +199,9 @@ def test_every_problem_listed(tmp_path):
     text = "account_id,postal_code,potential\nA-1,ABCDE,1\nB-1,02116,-1\n"
     reps = "rep_id,lat,lon,capacity_hours\nR1,40.7,-74.0,0\n"
     assert issues_of(tmp_path, text, reps) == [
+        "reps.csv row 2, column capacity_hours: '0' is not greater than 0; give the rep's selling hours a year, a number greater than 0",
         "accounts.csv row 2, column postal_code: 'ABCDE' is not a US ZIP code; give 5 digits (such as 02116) or ZIP+4 (such as 02116-1234)",
         "accounts.csv row 3, column potential: '-1' is negative; give the account's potential as a number >= 0, such as 125000",
-        "reps.csv row 2, column capacity_hours: '0' is not greater than 0; give the rep's selling hours a year, a number greater than 0",
     ]
 
 
@@ -458,3 +458,20 @@ def test_normalize_postal_code_property(number, plus_four):
     padded = f"{number:05d}"
     for text in (str(number), f"{number}.0", f"{float(number)}", padded, f"{padded}-{plus_four:04d}", f"{number}-{plus_four:04d}"):
         assert normalize_postal_code(text, "US") == padded
+
+
+def test_reps_file_problem_listed_before_followers(tmp_path):
+    """R2's id typed as "R1 " duplicates R1 once trimmed, so every account owned by R2 names an unknown
+    rep. The reps file's problem must come first, and the hint must not offer --skip-bad-rows."""
+    reps = REPS_CSV.replace("R2,Rep Two", "R1 ,Rep Two")
+    rows = [ACCOUNT_HEADER] + [f"A{i},40.7,-74.0,,,,,,100,,,R2," for i in range(60)]
+    with pytest.raises(InputError) as raised:
+        load(tmp_path, "\n".join(rows) + "\n", reps)
+    issues = [str(issue) for issue in raised.value.issues]
+    assert len(issues) == 61
+    assert issues[0] == "reps.csv row 2, column rep_id: 'R1' appears in rows 2 and 3; give each rep its own id"
+    assert issues[1] == ("accounts.csv row 2, column current_owner: 'R2' is not a rep_id in reps.csv; known rep ids "
+                         "include 'R1'; fix the id or leave the cell blank")
+    message = str(raised.value)
+    assert message.endswith("  ... and 11 more; fix the reps file first: account rows that name its reps may be fine once it is")
+    assert "--skip-bad-rows" not in message

@@ -93,9 +93,12 @@ def load_inputs(
         summary = f"{len(rep_issues.issues)} problem(s) in {reps_file}; skip_bad_rows skips only account rows, so fix the reps file"
         raise InputError(rep_issues.issues, _with_row_meaning(summary, rep_table, reps_file))
     if rep_issues.issues or (account_issues.issues and not skip_bad_rows):
-        issues = account_issues.issues + rep_issues.issues
+        # The reps file's problems come first: a missing or duplicated rep id also breaks every account
+        # row that names that rep, and those follow-on problems must not hide their cause.
+        issues = rep_issues.issues + account_issues.issues
         summary = f"{len(issues)} problem(s) in {accounts_file} and {reps_file}"
-        raise InputError(issues, _with_row_meaning(_with_row_meaning(summary, account_table, accounts_file), rep_table, reps_file))
+        raise InputError(issues, _with_row_meaning(_with_row_meaning(summary, account_table, accounts_file), rep_table, reps_file),
+                         skippable=not rep_issues.issues)
 
     if account_issues.issues:
         logger.warning("Skipped %d account row(s) of %s with %d problem(s)", len(account_issues.bad_rows), accounts_file, len(account_issues.issues))
