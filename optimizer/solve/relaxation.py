@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from google.protobuf.message import DecodeError
 from ortools.linear_solver import linear_solver_pb2, pywraplp
 from ortools.linear_solver.python import model_builder_helper
 from scipy import sparse
@@ -320,8 +321,13 @@ class _WarmSolver:
         proto = linear_solver_pb2.MPModelProto()
         with tempfile.TemporaryDirectory(prefix="territory-lp-") as folder:
             path = Path(folder) / "model.pb"
-            builder.write_model_to_proto_file(str(path))
-            proto.ParseFromString(path.read_bytes())
+            if not builder.write_model_to_proto_file(str(path)):
+                raise OSError(f"OR-Tools could not write {path}")
+            try:
+                proto.ParseFromString(path.read_bytes())
+            except DecodeError as error:
+                # A full disk leaves a cut-off file, which reads as a broken model.
+                raise OSError(f"{path} is incomplete ({error})") from None
         solver = pywraplp.Solver.CreateSolver("GLOP")
         error = solver.LoadModelFromProto(proto)
         if error:
