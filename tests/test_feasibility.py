@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from benchmarks import generate
 from optimizer.errors import InfeasibleError
 from optimizer.feasibility import check_feasibility
+from optimizer.inputs import load_inputs
+from optimizer.instance import build_instance
+from optimizer.pipeline import prepare_accounts
+from optimizer.solve import strategy
 from optimizer.solve.strategy import solve
 from tests.plan_fixtures import make_instance, make_scenario
 
@@ -111,3 +118,24 @@ def test_feasible_request_passes():
     accounts = [{"account_id": f"a{i}", "potential": 10.0} for i in range(4)]
     instance = make_instance(accounts, TWO_REPS, make_scenario())
     check_feasibility(instance)
+
+
+def test_unsettled_explanation_says_so(tmp_path, monkeypatch):
+    """An explaining LP cut short by the time limit is named as not settled, and its rule is not cleared.
+
+    20,000 generated accounts need about 1,118 moves in the LP (the pre-check's bound is 863), and that
+    LP over every eligible pair takes over a minute, so half a second cannot settle it."""
+    accounts, reps = generate.write_instance(tmp_path, *generate.generate(20_000, 100, 7))
+    scenario = make_scenario(objective={"max_moves": 863})
+    inputs = load_inputs(accounts, reps)
+    instance = build_instance(prepare_accounts(inputs, scenario), inputs.reps, scenario)
+    monkeypatch.setattr(strategy, "EXPLAIN_MIN_SECONDS", 0.5)
+    causes, relaxations = strategy._explain_lp_infeasible(instance, deadline=time.monotonic())
+
+    assert causes[1:] == [
+        "whether the potential band of +-5 % is too narrow was not settled within the time limit; a longer "
+        "--time-limit gives that figure",
+        "whether max_moves 863 is too low was not settled within the time limit; a longer --time-limit gives "
+        "that figure",
+    ]
+    assert relaxations == []

@@ -450,11 +450,12 @@ def _first_phase(instance: Instance, model: _LinearModel, add, in_model: np.ndar
         add(new)
 
 
-def narrowest_band(instance: Instance, metric: str, time_limit_s: float = 60.0) -> float | None:
+def narrowest_band(instance: Instance, metric: str, time_limit_s: float = 60.0) -> tuple[str, float | None]:
     """Return the smallest tolerance of `metric`'s band that the LP relaxation allows, keeping every other rule.
 
-    Since the LP relaxes whole accounts, a plan needs at least this tolerance. Returns None when the
-    other rules are infeasible on their own, or when the LP does not finish in time.
+    Since the LP relaxes whole accounts, a plan needs at least this tolerance. Returns the LP's status
+    ("optimal", "infeasible" when the other rules fail on their own, or "time_limit") and the
+    tolerance, which is None unless the status is "optimal".
     """
     band = instance.bands[metric]
     free = {metric: (np.full(instance.rep_count, -np.inf), np.full(instance.rep_count, np.inf))}
@@ -470,17 +471,16 @@ def narrowest_band(instance: Instance, metric: str, time_limit_s: float = 60.0) 
     extra_rows = (rows, np.concatenate([np.full(m, -np.inf), target]), np.concatenate([target, np.full(m, np.inf)]))
     extra_column = sparse.csr_matrix((model.fixed_rows + len(model.concentration), 1))
     objective = np.concatenate([np.zeros(count), [1.0]])
-    if model.solve(time_limit_s, extra_columns=extra_column, extra_rows=extra_rows, objective=objective,
-                   parameters=PRIMAL_SIMPLEX) != "optimal":
-        return None
-    return float(model.all_values[count])
+    status = model.solve(time_limit_s, extra_columns=extra_column, extra_rows=extra_rows, objective=objective,
+                         parameters=PRIMAL_SIMPLEX)
+    return status, float(model.all_values[count]) if status == "optimal" else None
 
 
-def fewest_moves(instance: Instance, time_limit_s: float = 60.0) -> float | None:
+def fewest_moves(instance: Instance, time_limit_s: float = 60.0) -> tuple[str, float | None]:
     """Return the fewest accounts that must change owner under every rule but max_moves, in the LP.
 
-    Whole-account plans need at least this many moves. Returns None when the other rules are
-    infeasible on their own, or when the LP does not finish in time.
+    Whole-account plans need at least this many moves. Returns the LP's status and that number, as
+    ``narrowest_band`` does.
     """
     free = replace(instance, max_moves=None)
     model = _LinearModel(free)
@@ -490,9 +490,8 @@ def fewest_moves(instance: Instance, time_limit_s: float = 60.0) -> float | None
         return ((owner != NO_REP) & (owner != rep)).astype(np.int64)
 
     model.add(_eligible_pairs(free, moved_cost))
-    if model.solve(time_limit_s, parameters=PRIMAL_SIMPLEX) != "optimal":
-        return None
-    return float(model.objective_value)
+    status = model.solve(time_limit_s, parameters=PRIMAL_SIMPLEX)
+    return status, float(model.objective_value) if status == "optimal" else None
 
 
 def _eligible_pairs(instance: Instance, cost=None) -> Pairs:

@@ -102,7 +102,7 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
     relaxation = solve_relaxation(instance, pairs, lp_budget)
 
     if relaxation.status == "infeasible":
-        raise InfeasibleError(*_explain_lp_infeasible(instance))
+        raise InfeasibleError(*_explain_lp_infeasible(instance, deadline))
 
     # The Lagrangian bound of the LP's duals; the reduced-cost arguments below hold for it alone.
     lagrangian = math.ceil(relaxation.bound - 1e-6) if relaxation.bound is not None else None
@@ -160,7 +160,7 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
                                  deterministic_limit=None, seed=settings.seed, workers=settings.workers,
                                  progress=_with_bound(progress, lower_bound, started))
             if result.status == "infeasible":
-                raise InfeasibleError(*_explain_integer_infeasible(instance))
+                raise InfeasibleError(*_explain_integer_infeasible(instance, deadline))
     if result.rep_of is None:
         raise SolverError(_no_plan_message(result.status, settings.time_limit_s, lower_bound, instance))
 
@@ -364,13 +364,16 @@ def _no_plan_message(status: str, time_limit_s: float, lower_bound, instance: In
             "wider balance bands")
 
 
-def _explain_integer_infeasible(instance: Instance) -> tuple[list[str], list[str]]:
+def _explain_integer_infeasible(instance: Instance, deadline: float) -> tuple[list[str], list[str]]:
     """Explain a request that split accounts could meet but whole accounts cannot, band by band."""
     causes = ["no plan keeps every rule with whole accounts, although splitting accounts between reps would "
               "(CP-SAT proved it over every eligible pair): the accounts are too large or too few for the bands"]
     relaxations = []
-    for metric, band in sorted(instance.bands.items(), key=lambda item: item[1].tolerance):
-        tolerance = narrowest_band(instance, metric)
+    bands = sorted(instance.bands.items(), key=lambda item: item[1].tolerance)
+    for k, (metric, band) in enumerate(bands):
+        status, tolerance = narrowest_band(instance, metric, _explain_time(deadline, len(bands) - k))
+        if status == "time_limit":
+            causes.append(_UNSETTLED.format(what=f"how narrow the {metric} band may be"))
         if tolerance is None:
             continue
         causes.append(f"the {metric} band is +-{format_percent(band.tolerance)}; with split accounts the other rules "
@@ -380,24 +383,48 @@ def _explain_integer_infeasible(instance: Instance) -> tuple[list[str], list[str
     return causes, relaxations
 
 
-def _explain_lp_infeasible(instance: Instance) -> tuple[list[str], list[str]]:
-    """Name the rules that cannot hold, with the narrowest band or the fewest moves the LP allows."""
+# Seconds each explaining LP gets at least, even past the run's time limit: without them an
+# infeasible request would get no cause at all.
+EXPLAIN_MIN_SECONDS = 2.0
+_UNSETTLED = "{what} was not settled within the time limit; a longer --time-limit gives that figure"
+
+
+def _explain_time(deadline: float, left: int) -> float:
+    """Return the time for the next of `left` explaining LPs: an equal share of what remains."""
+    return max(EXPLAIN_MIN_SECONDS, (deadline - time.monotonic()) / max(left, 1))
+
+
+def _explain_lp_infeasible(instance: Instance, deadline: float) -> tuple[list[str], list[str]]:
+    """Name the rules that cannot hold, with the narrowest band or the fewest moves the LP allows.
+
+    Each LP gets a share of the time left before `deadline`. An LP that does not finish is named as
+    not settled, so its rule is never ruled out by a time-out.
+    """
     causes = ["no assignment keeps every rule at once, even with accounts split between reps (the LP "
               "relaxation over every eligible pair is infeasible)"]
     relaxations = []
-    for metric, band in instance.bands.items():
-        tolerance = narrowest_band(instance, metric)
+    unsettled = False
+    checks = len(instance.bands) + (instance.max_moves is not None)
+    for k, (metric, band) in enumerate(instance.bands.items()):
+        status, tolerance = narrowest_band(instance, metric, _explain_time(deadline, checks - k))
+        if status == "time_limit":
+            unsettled = True
+            causes.append(_UNSETTLED.format(what=f"whether the {metric} band of +-{format_percent(band.tolerance)} "
+                                                 "is too narrow"))
         if tolerance is not None and tolerance > band.tolerance + 1e-9:
             causes.append(f"the {metric} band of +-{format_percent(band.tolerance)} is too narrow: the other rules "
                           f"allow no better balance than +-{format_percent(tolerance)}")
             relaxations.append(f"widen the {metric} band to at least +-{format_percent(tolerance)}")
     if instance.max_moves is not None:
-        moves = fewest_moves(instance)
+        status, moves = fewest_moves(instance, _explain_time(deadline, 1))
+        if status == "time_limit":
+            unsettled = True
+            causes.append(_UNSETTLED.format(what=f"whether max_moves {instance.max_moves} is too low"))
         if moves is not None and moves > instance.max_moves:
             causes.append(f"max_moves {instance.max_moves} is too low: the other rules need at least "
                           f"{math.ceil(moves - 1e-6)} accounts to change owner")
             relaxations.append(f"raise max_moves to at least {math.ceil(moves - 1e-6)}")
-    if len(causes) == 1:
+    if len(causes) == 1 and not unsettled:
         causes.append("no single band or max_moves is to blame: capacity, max_accounts, locks, industries and "
-                      "bands conflict together; check the pre-check figures above by loosening one rule at a time")
+                      "bands conflict together; loosen one rule at a time to find the conflict")
     return causes, relaxations
