@@ -23,6 +23,7 @@ from pathlib import Path
 from optimizer import IMPORTED_AT
 from optimizer.errors import ConfigError, InfeasibleError, InputError, SolverError, TerritoryError
 from optimizer.geo.command import add_districts_options
+from optimizer.interrupt import watch_interrupts
 from optimizer.scenario import Scenario, load_scenario
 
 EXIT_CODES = {InputError: 2, ConfigError: 2, InfeasibleError: 3, SolverError: 4}
@@ -374,6 +375,8 @@ def _keys(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Ctrl-C stops a running solver at once instead of after its time limit (see optimizer.interrupt).
+    watch_interrupts()
     args.debug = getattr(args, "debug", False)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s" if args.debug else "%(levelname)s: %(message)s")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = Path(__file__).resolve().parents[2] / "shared" / "data" / "scenarios" / "inc5000-2014"
 ASSIGNMENT_COLUMNS = ["account_id", "rep_id", "previous_owner", "moved", "tier", "score", "potential",
                       "workload_hours", "distance_km", "located_by"]
@@ -266,3 +268,28 @@ def test_config_not_utf8_is_invalid_input(small_files, tmp_path):
     assert f"scenario file {config} is not UTF-8 text (the byte at offset 34 is 0xe9); save it as UTF-8" in completed.stderr
     assert "Traceback" not in completed.stderr
     assert not out.exists()
+
+
+def test_ctrl_c_stops_search_and_writes_nothing(tmp_path):
+    """Ctrl-C while CP-SAT searches stops the run with exit code 130 and no files, long before the
+    120 s limit. Before, CP-SAT caught the signal itself, so the run went on and wrote its plan."""
+    demo = ROOT / "data" / "demo"
+    out = tmp_path / "plan"
+    process = subprocess.Popen([sys.executable, "-m", "optimizer.cli", "plan", "--accounts", str(demo / "accounts.csv"),
+                                "--reps", str(demo / "reps.csv"), "--time-limit", "120", "--out", str(out)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if "best plan" in line:
+            break
+    process.send_signal(signal.SIGINT)
+    try:
+        rest, _ = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail("the run went on for 30 s after Ctrl-C:\n" + "".join(lines))
+    assert any("best plan" in line for line in lines)
+    assert process.returncode == 130
+    assert rest.strip().endswith("interrupted; no files were written")
+    assert not out.exists() or list(out.iterdir()) == []

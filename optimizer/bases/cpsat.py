@@ -16,6 +16,7 @@ from ortools.sat.python import cp_model
 
 from optimizer.bases.problem import BaseProblem
 from optimizer.bases.relaxation import Pairs
+from optimizer.interrupt import stoppable
 
 Progress = Callable[[dict], None]
 
@@ -88,7 +89,9 @@ def solve_sub_problem(problem: BaseProblem, pairs: Pairs, free_sites: np.ndarray
     # Presolve would turn each x <= y into a clause, which CP-SAT leaves out of its LP relaxation
     # (see the module docstring).
     solver.parameters.cp_model_presolve = False
-    status = solver.solve(model)
+    solver.parameters.catch_sigint_signal = False     # Ctrl-C goes to optimizer.interrupt
+    with stoppable(solver.stop_search):
+        status = solver.solve(model)
     names = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible", cp_model.INFEASIBLE: "infeasible"}
     name = names.get(status, "unknown")
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):

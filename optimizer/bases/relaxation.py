@@ -15,6 +15,7 @@ import numpy as np
 from ortools.linear_solver import pywraplp
 
 from optimizer.bases.problem import ROW_BLOCK, BaseProblem
+from optimizer.interrupt import stoppable
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +161,8 @@ class LinearModel:
     def solve(self, time_limit_s: float) -> str:
         self.objective.SetMinimization()
         self.solver.SetTimeLimit(max(100, int(time_limit_s * 1000)))
-        status = self.solver.Solve()
+        with stoppable(self.solver.InterruptSolve):
+            status = self.solver.Solve()
         if status == pywraplp.Solver.OPTIMAL:
             return "optimal"
         if status == pywraplp.Solver.INFEASIBLE:

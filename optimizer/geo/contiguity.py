@@ -17,6 +17,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from optimizer.geo.problem import NO_TERRITORY, DistrictProblem
+from optimizer.interrupt import stoppable
 
 logger = logging.getLogger(__name__)
 
@@ -212,7 +213,9 @@ def solve_group(problem: DistrictProblem, bands: list[IntegerBand], assignment: 
     # spent the whole 3 s limit in presolve and found nothing, while without presolve it proved the
     # optimum in 0.09 s.
     solver.parameters.cp_model_presolve = False
-    status = solver.solve(model)
+    solver.parameters.catch_sigint_signal = False     # Ctrl-C goes to optimizer.interrupt
+    with stoppable(solver.stop_search):
+        status = solver.solve(model)
     name = solver.status_name(status)
     if status == cp_model.MODEL_INVALID:
         raise ValueError(f"the group model is invalid: {model.validate()}")

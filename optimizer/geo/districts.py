@@ -29,6 +29,7 @@ from optimizer.geo.growth import bisection_plan, choose_seeds, grow_plan
 from optimizer.geo.precheck import check_districting
 from optimizer.geo.problem import (NO_TERRITORY, DistrictProblem, band_violation, centre_cost, diameters,
                                    disconnected_territories, max_deviation, objective_value, territory_centres)
+from optimizer.interrupt import stoppable
 
 logger = logging.getLogger(__name__)
 
@@ -538,7 +539,8 @@ def relaxation_bound(problem: DistrictProblem, time_limit_s: float) -> float | N
                                         np.concatenate(upper), matrix)
     solver = model_builder_helper.ModelSolverHelper("glop")
     solver.set_time_limit_in_seconds(time_limit_s)
-    solver.solve(builder)
+    with stoppable(solver.interrupt_solve):
+        solver.solve(builder)
     if solver.status() != model_builder_helper.SolveStatus.OPTIMAL:
         logger.info("the LP bound of the districting problem ended with status %s", solver.status())
         return None

@@ -16,6 +16,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from optimizer.instance import NO_REP, QUANTITY_SCALE, Instance
+from optimizer.interrupt import stoppable
 from optimizer.solve.candidates import Pairs
 from optimizer.solve.relaxation import concentration_pairs
 
@@ -174,8 +175,10 @@ def solve_cpsat(instance: Instance, pairs: Pairs, *, hint: np.ndarray | None, ti
     parameters.num_workers = workers
     # Interleaved search makes the parallel search reproducible for a given seed and worker count.
     parameters.interleave_search = deterministic
+    parameters.catch_sigint_signal = False     # Ctrl-C goes to optimizer.interrupt, which stops the search
     callback = _ProgressCallback(progress, started)
-    status = solver.solve(model, callback)
+    with stoppable(solver.stop_search):
+        status = solver.solve(model, callback)
 
     name = STATUS_NAMES.get(status, "unknown")
     rep_of = None

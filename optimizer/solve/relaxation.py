@@ -32,6 +32,7 @@ from scipy import sparse
 
 from optimizer.errors import SolverError
 from optimizer.instance import NO_REP, Instance
+from optimizer.interrupt import stoppable
 from optimizer.solve.candidates import Duals, Pairs, price
 
 logger = logging.getLogger(__name__)
@@ -213,7 +214,8 @@ class _LinearModel:
         solver = model_builder_helper.ModelSolverHelper("glop")
         solver.set_solver_specific_parameters(parameters)
         solver.set_time_limit_in_seconds(max(0.5, time_limit_s))
-        solver.solve(builder)
+        with stoppable(solver.interrupt_solve):
+            solver.solve(builder)
         status = solver.status()
         if status == model_builder_helper.SolveStatus.OPTIMAL:
             self.objective_value = solver.objective_value()
@@ -292,7 +294,8 @@ class _WarmSolver:
         solver = self.solver
         solver.SetSolverSpecificParametersAsString(WARM_DUAL_SIMPLEX)
         solver.SetTimeLimit(max(500, int((time_limit_s - (time.monotonic() - started)) * 1000)))
-        status = solver.Solve()
+        with stoppable(solver.InterruptSolve):
+            status = solver.Solve()
         if status == pywraplp.Solver.OPTIMAL:
             response = linear_solver_pb2.MPSolutionResponse()
             solver.FillSolutionResponseProto(response)
