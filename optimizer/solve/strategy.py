@@ -359,7 +359,9 @@ def _no_plan_message(status: str, time_limit_s: float, lower_bound, instance: In
     if status == "infeasible":
         return ("CP-SAT proved that no whole-account plan keeps every rule, although the LP relaxation "
                 "(accounts split between reps) does; widen the balance bands or the capacities")
-    return (f"no plan found within the time limit of {time_limit_s:g} s for {instance.account_count:,} accounts "
+    # With `territory plan` the solver gets what is left of --time-limit after loading, so this names
+    # the solver's own seconds rather than the number the user gave.
+    return (f"no plan found in the {time_limit_s:.1f} s the solver had for {instance.account_count:,} accounts "
             f"and {instance.rep_count} reps (the LP relaxation is feasible); give a longer --time-limit or "
             "wider balance bands")
 
