@@ -9,6 +9,7 @@ CP-SAT must not catch SIGINT itself (``catch_sigint_signal``), or Python never r
 
 from __future__ import annotations
 
+import atexit
 import logging
 import signal
 import socket
@@ -65,3 +66,15 @@ def watch_interrupts() -> None:
 
     threading.Thread(target=watch, name="interrupt-watch", daemon=True).start()
     _sockets = (reader, writer)
+    atexit.register(_stop_watching)
+
+
+def _stop_watching() -> None:
+    """Detach the wake-up descriptor and close the socket pair; the watching thread then ends."""
+    global _sockets
+    if _sockets is None:
+        return
+    signal.set_wakeup_fd(-1)
+    for end in _sockets:
+        end.close()
+    _sockets = None
