@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from optimizer.errors import InfeasibleError
-from optimizer.instance import COST_SCALE
-from optimizer.pipeline import plan_from_inputs
+from optimizer.inputs import load_inputs
+from optimizer.instance import COST_SCALE, build_instance
+from optimizer.pipeline import plan_from_inputs, prepare_accounts
 from optimizer.solve.candidates import Pairs, price
 from optimizer.solve.relaxation import _LinearModel, solve_relaxation
+from optimizer.solve.strategy import SEARCHED_BOUND, solve
 from optimizer.validator import check_plan
 from tests.plan_fixtures import HOME, make_inputs, make_instance, make_scenario, point_at
 
@@ -206,3 +210,18 @@ def test_priced_moves_keep_lp_optimum():
     assert relaxation.status == "optimal"
     assert relaxation.bound == pytest.approx(full.objective_value)
     assert relaxation.values[relaxation.pairs.rep == 1].sum() == pytest.approx(6.0)
+
+
+def test_searched_bound_kept_when_groups_use_all_time():
+    """On the demo data the first search settles and proves a bound above the LP's. The group search
+    then runs to the deadline, and that bound must still be reported."""
+    demo = Path(__file__).resolve().parents[1] / "data" / "demo"
+    scenario = make_scenario(solver={"time_limit_s": 30.0})
+    inputs = load_inputs(demo / "accounts.csv", demo / "reps.csv")
+    instance = build_instance(prepare_accounts(inputs, scenario), inputs.reps, scenario)
+    solution = solve(instance, scenario.solver)
+    report = solution.report
+    assert check_plan(instance, solution.rep_of).violations == []
+    assert report.bound_source == SEARCHED_BOUND
+    assert report.time_s > 0.9 * report.time_limit_s      # the groups ran to the deadline
+    assert report.lower_bound <= report.objective

@@ -138,6 +138,11 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
             result, search_pairs = _widening_search(instance, relaxation, rounded, fallback, settings, deadline,
                                                     _with_bound(progress, lower_bound, started), lagrangian,
                                                     None if work is None else work * (1 - FIRST_SEARCH_SHARE))
+        # This check runs before the groups take the rest of the time. CP-SAT's bound over its pairs holds
+        # for every plan once no pair outside them could improve this plan, and later gains keep that true.
+        proven = _searched_bound(instance, relaxation, result, search_pairs, lagrangian, lower_bound)
+        if proven is not None:
+            lower_bound, bound_source = proven, SEARCHED_BOUND
         if (result.rep_of is not None and deadline - time.monotonic() > 1.0
                 and (lower_bound is None or result.objective > lower_bound)):
             improved = improve_by_groups(instance, result.rep_of, relaxation.pairs, deadline=deadline,
@@ -166,13 +171,10 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
 
     # Checking that no pair outside the search could beat CP-SAT's bound scans every pair: only while
     # time remains.
-    if (lagrangian is not None and result.bound is not None and relaxation.duals is not None
-            and deadline - time.monotonic() > 1.0):
-        gap_units = result.objective - lagrangian
-        if result.bound > lower_bound and count_open_pairs_below(instance, relaxation.duals, search_pairs,
-                                                                 threshold=gap_units) == 0:
-            lower_bound = math.ceil(result.bound - 1e-6)
-            bound_source = "CP-SAT over every pair that could improve the plan"
+    if bound_source != SEARCHED_BOUND and deadline - time.monotonic() > 1.0:
+        proven = _searched_bound(instance, relaxation, result, search_pairs, lagrangian, lower_bound)
+        if proven is not None:
+            lower_bound, bound_source = proven, SEARCHED_BOUND
 
     pairs = Pairs.build(instance, np.arange(instance.account_count), result.rep_of)
     objective = float(instance.pair_cost(pairs.account, pairs.rep, pairs.distance_km).sum())
@@ -196,6 +198,25 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
     logger.info("plan: %s, objective %.1f %s, bound %s, gap %s, %.1f s", status, objective, instance.objective_unit,
                 bound_real, f"{gap:.4%}" if gap is not None else "unknown", report.time_s)
     return Solution(result.rep_of, report)
+
+
+SEARCHED_BOUND = "CP-SAT over every pair that could improve the plan"
+
+
+def _searched_bound(instance: Instance, relaxation: Relaxation, result: CpSatResult, search_pairs: Pairs,
+                    lagrangian: int | None, lower_bound: int | None) -> int | None:
+    """Return CP-SAT's bound over `search_pairs` when it is a valid, better lower bound, else None.
+
+    A plan that uses a pair outside the search costs at least the Lagrangian bound plus that pair's
+    reduced cost. When no such pair is below the gap of `result`'s plan, every better plan uses the
+    searched pairs only, so CP-SAT's bound over them bounds every plan.
+    """
+    if (lagrangian is None or lower_bound is None or result.rep_of is None or result.bound is None
+            or relaxation.duals is None or result.bound <= lower_bound):
+        return None
+    if count_open_pairs_below(instance, relaxation.duals, search_pairs, threshold=result.objective - lagrangian):
+        return None
+    return math.ceil(result.bound - 1e-6)
 
 
 def _widening_search(instance: Instance, relaxation: Relaxation, rounded: np.ndarray, fallback: np.ndarray,
