@@ -70,7 +70,7 @@ def watch_interrupts() -> None:
 
 
 def _stop_watching() -> None:
-    """Detach the wake-up descriptor and close the socket pair; the watching thread then ends."""
+    """Detach the wake-up descriptor and close the socket pair, which ends the watching thread."""
     global _sockets
     if _sockets is None:
         return

@@ -212,7 +212,7 @@ def test_priced_moves_keep_lp_optimum():
     assert relaxation.values[relaxation.pairs.rep == 1].sum() == pytest.approx(6.0)
 
 
-def test_searched_bound_kept_when_groups_use_all_time():
+def test_searched_bound_survives_group_search():
     """On the demo data the first search settles and proves a bound above the LP's. The group search
     then runs to the deadline, and that bound must still be reported."""
     demo = Path(__file__).resolve().parents[1] / "data" / "demo"

@@ -287,8 +287,8 @@ class _WarmSolver:
             else:
                 self._extend(matrix.tocsc(), lower, upper, cost)
         except OSError as error:
-            logger.warning("the LP's pricing rounds solve from scratch: its model file could not be written "
-                           "in the temporary folder (%s)", error)
+            logger.warning("could not write the LP's model file in the temporary folder (%s); the pricing "
+                           "rounds solve from scratch instead, which is slower", error)
             self.from_scratch = True
             return model.solve(time_limit_s - (time.monotonic() - started))
         solver = self.solver
@@ -315,7 +315,7 @@ class _WarmSolver:
     def _load(self, matrix: sparse.csr_matrix, lower: np.ndarray, upper: np.ndarray, cost: np.ndarray) -> None:
         count = matrix.shape[1]
         # LoadModelFromProto drops rows without limits (max_moves unset, say), which would shift every
-        # later row, so such a row gets an upper limit above its largest activity, raised in _extend.
+        # later row. Such a row gets an upper limit above its largest activity instead; _extend raises it.
         self.free_rows = np.flatnonzero(~np.isfinite(lower) & ~np.isfinite(upper))
         upper = upper.copy()
         upper[self.free_rows] = _largest_activity(matrix, self.free_rows)
@@ -334,7 +334,7 @@ class _WarmSolver:
         solver = pywraplp.Solver.CreateSolver("GLOP")
         error = solver.LoadModelFromProto(proto)
         if error:
-            raise SolverError(f"GLOP did not accept the relaxation's model (please report this): {error}")
+            raise SolverError(f"GLOP rejected the relaxation's model (please report this): {error}")
         if solver.NumConstraints() != matrix.shape[0] or solver.NumVariables() != count:
             raise SolverError(f"GLOP loaded {solver.NumConstraints()} rows and {solver.NumVariables()} columns of "
                               f"the relaxation's {matrix.shape[0]} and {count} (please report this)")
@@ -342,10 +342,10 @@ class _WarmSolver:
 
     def _extend(self, matrix: sparse.csc_matrix, lower: np.ndarray, upper: np.ndarray, cost: np.ndarray) -> None:
         solver = self.solver
-        variables = solver.variables()
         constraints = solver.constraints()
         if matrix.shape[0] > self.rows:
             # New rows (share rows of large accounts) over the columns the model had before.
+            variables = solver.variables()
             rows = matrix[self.rows:, :self.columns].tocsr()
             for k in range(rows.shape[0]):
                 constraint = solver.RowConstraint(float(lower[self.rows + k]), float(upper[self.rows + k]), "")

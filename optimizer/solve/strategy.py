@@ -138,8 +138,8 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
             result, search_pairs = _widening_search(instance, relaxation, rounded, fallback, settings, deadline,
                                                     _with_bound(progress, lower_bound, started), lagrangian,
                                                     None if work is None else work * (1 - FIRST_SEARCH_SHARE))
-        # This check runs before the groups take the rest of the time. CP-SAT's bound over its pairs holds
-        # for every plan once no pair outside them could improve this plan, and later gains keep that true.
+        # This check runs before the groups take the rest of the time. CP-SAT's bound over its pairs is
+        # valid for every plan once no pair outside them could improve this plan, and later gains keep it so.
         proven = _searched_bound(instance, relaxation, result, search_pairs, lagrangian, lower_bound)
         if proven is not None:
             lower_bound, bound_source = proven, SEARCHED_BOUND
