@@ -140,7 +140,7 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
                                                     None if work is None else work * (1 - FIRST_SEARCH_SHARE))
         # This check runs before the groups take the rest of the time. CP-SAT's bound over its pairs is
         # valid for every plan once no pair outside them could improve this plan, and later gains keep it so.
-        proven = _searched_bound(instance, relaxation, result, search_pairs, lagrangian, lower_bound)
+        proven = _searched_bound(instance, relaxation, result, search_pairs, lagrangian, lower_bound, deadline)
         if proven is not None:
             lower_bound, bound_source = proven, SEARCHED_BOUND
         if (result.rep_of is not None and deadline - time.monotonic() > 1.0
@@ -169,10 +169,8 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
     if result.rep_of is None:
         raise SolverError(_no_plan_message(result.status, settings.time_limit_s, lower_bound, instance))
 
-    # Checking that no pair outside the search could beat CP-SAT's bound scans every pair: only while
-    # time remains.
-    if bound_source != SEARCHED_BOUND and deadline - time.monotonic() > 1.0:
-        proven = _searched_bound(instance, relaxation, result, search_pairs, lagrangian, lower_bound)
+    if bound_source != SEARCHED_BOUND:
+        proven = _searched_bound(instance, relaxation, result, search_pairs, lagrangian, lower_bound, deadline)
         if proven is not None:
             lower_bound, bound_source = proven, SEARCHED_BOUND
 
@@ -204,15 +202,16 @@ SEARCHED_BOUND = "CP-SAT over every pair that could improve the plan"
 
 
 def _searched_bound(instance: Instance, relaxation: Relaxation, result: CpSatResult, search_pairs: Pairs,
-                    lagrangian: int | None, lower_bound: int | None) -> int | None:
+                    lagrangian: int | None, lower_bound: int | None, deadline: float) -> int | None:
     """Return CP-SAT's bound over `search_pairs` when it is a valid, better lower bound, else None.
 
     A plan that uses a pair outside the search costs at least the Lagrangian bound plus that pair's
     reduced cost. When no such pair is below the gap of `result`'s plan, every better plan uses the
-    searched pairs only, so CP-SAT's bound over them bounds every plan.
+    searched pairs only, so CP-SAT's bound over them bounds every plan. The check scans every pair,
+    so it runs only while more than a second remains before `deadline`.
     """
     if (lagrangian is None or lower_bound is None or result.rep_of is None or result.bound is None
-            or relaxation.duals is None or result.bound <= lower_bound):
+            or relaxation.duals is None or result.bound <= lower_bound or deadline - time.monotonic() <= 1.0):
         return None
     if count_open_pairs_below(instance, relaxation.duals, search_pairs, threshold=result.objective - lagrangian):
         return None
