@@ -7,6 +7,9 @@
    territories and solves their units exactly with CP-SAT (connectivity included), first to bring
    every metric inside its band, then to improve compactness. A step is kept only if the whole plan
    improves.
+5. Compactness "diameter" without soft bands runs a tabu search over unit moves and swaps
+   (descent.py) instead, from several starts and then from the best plan. The group models take
+   over only when it finds no plan inside the bands.
 
 While some band still cannot be met, the search keeps reducing the total violation, and the plan
 reports the smallest deviation it reached. No unit is ever left out and no territory dropped.
@@ -25,6 +28,7 @@ from scipy import sparse
 
 from optimizer.errors import SolverError
 from optimizer.geo.contiguity import GroupResult, group_time_limit, integer_bands, solve_group, weighted_deviation
+from optimizer.geo.descent import WidthDescent
 from optimizer.geo.growth import bisection_plan, choose_seeds, grow_plan
 from optimizer.geo.precheck import check_districting
 from optimizer.geo.problem import (NO_TERRITORY, DistrictProblem, band_violation, centre_cost, diameters,
@@ -56,6 +60,15 @@ RADIUS_BURST_SECONDS = 6.0
 # territory a territory may get while the bands are being repaired.
 SEED_ATTEMPTS = 30
 BALANCE_WIDTH_SLACK = 0.1
+# Compactness "diameter" without soft bands: a tabu search (descent.py) from several starts, each for
+# START_SECONDS, during START_SHARE of the time, then from the best plan in turns of DESCENT_SECONDS.
+# On the 30 DTDP instances (60 s each) these values gave a mean of 1.23 % above the best known, and
+# alternating the turns with 4-s group models 1.54 %.
+START_SECONDS = 3.0
+START_SHARE = 0.8
+DESCENT_SECONDS = 4.0
+# Starts without any plan inside the bands after which the group models take over.
+STARTS_WITHOUT_PLAN = 2
 # Share of the time limit the border-shifting balance model may take on larger problems.
 BOUNDARY_MODEL_SHARE = 0.6
 BOUNDARY_HOPS = 2
@@ -99,7 +112,7 @@ def solve_districts(problem: DistrictProblem, time_limit_s: float = 30.0, *, see
     rng = np.random.default_rng(seed)
     search = _Search(problem, deadline, seed, workers, rng)
 
-    assignment = _first_plan(problem, start, rng)
+    assignment, from_caller = _first_plan(problem, start, rng)
     search.accept(assignment)
     lower_bound = None
     if problem.compactness == "home":
@@ -108,6 +121,8 @@ def solve_districts(problem: DistrictProblem, time_limit_s: float = 30.0, *, see
     settled = False
     if problem.unit_count * problem.territory_count <= FULL_MODEL_MAX_PAIRS:
         settled = search.whole_model()
+    elif problem.compactness == "diameter" and search.width_search_applies():
+        search.width_search(assignment, from_caller)
     elif problem.compactness == "diameter":
         search.radius_models()
     else:
@@ -115,7 +130,7 @@ def solve_districts(problem: DistrictProblem, time_limit_s: float = 30.0, *, see
             search.boundary_model("balance", BOUNDARY_MODEL_SHARE)
         if not search.needs_repair() and search.ranks_deviation:
             search.boundary_model("deviation", BOUNDARY_MODEL_SHARE / 2)
-    if not settled:
+    if not settled and search.remaining() > 0.05:
         search.neighbourhoods()
 
     plan = search.best
@@ -185,8 +200,11 @@ def _objective_unit(problem: DistrictProblem) -> str:
     return problem.distance_unit if problem.compactness == "diameter" else problem.weight_unit
 
 
-def _first_plan(problem: DistrictProblem, start: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+def _first_plan(problem: DistrictProblem, start: np.ndarray | None,
+                rng: np.random.Generator) -> tuple[np.ndarray, bool]:
     """Use ``start`` or the current plan when it is complete and connected, or else build one.
+
+    Return the plan and whether it is the caller's (``start`` or the current plan).
 
     "diameter" starts from the cells of the nearest seed. Problems without homes or locks start from a
     recursive bisection, and the others grow each territory from its home or seed unit.
@@ -198,30 +216,36 @@ def _first_plan(problem: DistrictProblem, start: np.ndarray | None, rng: np.rand
         if np.any(candidate == NO_TERRITORY) or not _keeps_rules(problem, candidate):
             continue
         if not disconnected_territories(problem, candidate):
-            return candidate.copy()
+            return candidate.copy(), True
     if problem.compactness == "diameter":
         seeds = choose_seeds(problem, rng)
         if np.any(problem.locked != NO_TERRITORY):
-            return grow_plan(problem, seeds)
-        # Each unit joins its nearest seed. With shortest-path distances these cells are connected
-        # and compact, though rarely balanced; other distances may break them apart, hence the check.
-        # The narrowest of several seed sets wins.
-        best, best_width = None, np.inf
-        for attempt in range(SEED_ATTEMPTS):
-            if attempt:
-                seeds = choose_seeds(problem, rng)
-            cells = np.argmin(problem.distance_matrix[:, seeds], axis=1)
-            cells[seeds] = np.arange(len(seeds))
-            if len(np.unique(cells)) != problem.territory_count or disconnected_territories(problem, cells):
-                continue
-            width = float(diameters(problem, cells).max())
-            if width < best_width:
-                best, best_width = cells, width
-        return best if best is not None else grow_plan(problem, seeds)
+            return grow_plan(problem, seeds), False
+        return _nearest_seed_cells(problem, seeds, rng), False
     split = bisection_plan(problem, rng)
     if split is not None:
-        return split
-    return grow_plan(problem, choose_seeds(problem, rng))
+        return split, False
+    return grow_plan(problem, choose_seeds(problem, rng)), False
+
+
+def _nearest_seed_cells(problem: DistrictProblem, seeds: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Return the narrowest of SEED_ATTEMPTS plans in which each unit joins its nearest seed.
+
+    With shortest-path distances these cells are connected and compact, though rarely balanced. Other
+    distances may break them apart, so each plan is checked.
+    """
+    best, best_width = None, np.inf
+    for attempt in range(SEED_ATTEMPTS):
+        if attempt:
+            seeds = choose_seeds(problem, rng)
+        cells = np.argmin(problem.distance_matrix[:, seeds], axis=1)
+        cells[seeds] = np.arange(len(seeds))
+        if len(np.unique(cells)) != problem.territory_count or disconnected_territories(problem, cells):
+            continue
+        width = float(diameters(problem, cells).max())
+        if width < best_width:
+            best, best_width = cells, width
+    return best if best is not None else grow_plan(problem, seeds)
 
 
 def _keeps_rules(problem: DistrictProblem, assignment: np.ndarray) -> bool:
@@ -363,6 +387,43 @@ class _Search:
                                   "the centres it ended with")
                 return True
         return False
+
+    # -- tabu search for compactness "diameter" ---------------------------------------------------------------
+
+    def width_search_applies(self) -> bool:
+        """Return whether the tabu search can rank plans as the search does: no soft bands, no deviation score."""
+        return not self.ranks_deviation and all(band.hard for band in self.problem.bands)
+
+    def width_search(self, first: np.ndarray, from_caller: bool) -> None:
+        """Run the tabu search from several starts, then again and again from the best plan.
+
+        The first start is ``first``. When it is the caller's start or current plan (``from_caller``) or
+        units are locked, it is the only start. The search returns early, leaving the rest of the time
+        to the group models, when a start falls apart (locked units far from each other) or when no
+        start has met every band.
+        """
+        problem = self.problem
+        starts_until = time.monotonic() + self.remaining() * START_SHARE
+        plan, starts = first, 0
+        while self.remaining() > 0.05:
+            if disconnected_territories(problem, plan):
+                return
+            descent = WidthDescent(problem, plan, self.rng)
+            found, _ = descent.run(min(self.deadline, time.monotonic() + START_SECONDS))
+            starts += 1
+            if found is not None:
+                self.accept(found)
+            if self.needs_repair() and starts >= STARTS_WITHOUT_PLAN:
+                return
+            if from_caller or time.monotonic() + START_SECONDS > starts_until or np.any(problem.locked != NO_TERRITORY):
+                break
+            plan = _nearest_seed_cells(problem, choose_seeds(problem, self.rng), self.rng)
+        logger.debug("width search: %d starts, best width %.6g", starts, self.best_key[3])
+        while self.remaining() > 0.05 and not self.needs_repair():
+            descent = WidthDescent(problem, self.best, self.rng)
+            found, _ = descent.run(min(self.deadline, time.monotonic() + DESCENT_SECONDS))
+            if found is not None:
+                self.accept(found)
 
     # -- models over every territory, each unit limited to nearby territories --------------------------------
 

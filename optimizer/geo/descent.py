@@ -1,0 +1,277 @@
+"""Tabu search over unit moves for compactness "diameter": narrow the widest territory.
+
+The search works on a width level L just below the narrowest plan found so far. Its score is the
+excess of the plan over that level, the sum over pairs of units in one territory of how far their
+distance exceeds L, plus a penalty on band violation. A plan with no excess and no violation is
+narrower than L, so it becomes the new best and the level drops. Unlike the widest width itself, the
+excess also falls when units near the far ends of a territory leave it, which guides the chains of
+moves that narrowing usually needs.
+
+Each iteration takes the best allowed move: one border unit into a neighbouring territory, or two
+units that swap across a border. A unit that would split its territory never moves, so every plan
+the search visits has connected territories; locked units and home units stay. Bands may be broken
+on the way: the penalty rises while the plan misses a band and falls while it meets them all. A unit
+that leaves a territory may not rejoin it for a few iterations (the tabu tenure), unless the move
+gives a plan better than the best.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from optimizer.geo.problem import NO_TERRITORY, DistrictProblem
+
+logger = logging.getLogger(__name__)
+
+# The level sits this share below the best plan's width.
+LEVEL_STEP = 0.01
+TENURE_RANGE = (8, 20)
+# The band penalty per unit of violation (a share of a target), as a multiple of the level.
+PENALTY_START = 1.0
+PENALTY_RANGE = (0.01, 1e5)
+PENALTY_FACTOR = 1.01
+VIOLATION_TOLERANCE = 1e-9
+EXCESS_TOLERANCE = 1e-9
+
+
+class WidthDescent:
+    """Tabu search state for one districting problem with compactness "diameter"."""
+
+    def __init__(self, problem: DistrictProblem, assignment: np.ndarray, rng: np.random.Generator):
+        self.problem = problem
+        self.rng = rng
+        self.distance = problem.distance_matrix
+        self.k = problem.territory_count
+        n = problem.unit_count
+        hard = [band for band in problem.bands if band.hard]
+        self.values = np.column_stack([band.values for band in hard]) if hard else np.zeros((n, 0))
+        self.lower = np.column_stack([band.lower for band in hard]) if hard else np.zeros((self.k, 0))
+        self.upper = np.column_stack([band.upper for band in hard]) if hard else np.zeros((self.k, 0))
+        target = np.column_stack([band.target for band in hard]) if hard else np.ones((self.k, 0))
+        self.scale = np.where(target > 0, target, 1.0)
+        homes = problem.home_unit[problem.home_unit != NO_TERRITORY]
+        self.movable = problem.locked == NO_TERRITORY
+        self.movable[homes] = False
+        self.neighbours = [row.tolist() for row in problem.graph.neighbours()]
+        self.edges = problem.graph.edges
+        self.adjacent = np.zeros((n, n), dtype=bool)
+        self.adjacent[self.edges[:, 0], self.edges[:, 1]] = True
+        self.adjacent[self.edges[:, 1], self.edges[:, 0]] = True
+        self.tabu = np.zeros((n, self.k), dtype=np.int64)
+        self.iteration = 0
+        self.penalty = PENALTY_START
+        self.level = np.inf
+        self.best: np.ndarray | None = None
+        self.best_width = np.inf
+        self.load(assignment)
+
+    # -- state -------------------------------------------------------------------------------------------
+
+    def load(self, assignment: np.ndarray) -> None:
+        self.assignment = np.asarray(assignment, dtype=np.int64).copy()
+        k, n = self.k, self.problem.unit_count
+        self.sums = np.zeros((k, self.values.shape[1]))
+        for column in range(self.values.shape[1]):
+            self.sums[:, column] = np.bincount(self.assignment, weights=self.values[:, column], minlength=k)
+        self.size = np.bincount(self.assignment, minlength=k)
+        self.width = np.zeros(k)
+        self.cut = np.zeros(n, dtype=bool)
+        # touching[u, t]: how many neighbours unit u has in territory t.
+        self.touching = np.zeros((n, k), dtype=np.int64)
+        np.add.at(self.touching, (self.edges[:, 0], self.assignment[self.edges[:, 1]]), 1)
+        np.add.at(self.touching, (self.edges[:, 1], self.assignment[self.edges[:, 0]]), 1)
+        for t in range(k):
+            self._refresh(t)
+        self.violation = self._violation_of(self.sums, np.arange(k))
+        self.set_level(self.level)
+
+    def set_level(self, level: float) -> None:
+        """Aim at plans no wider than ``level``; recompute each unit's excess over it towards every territory."""
+        self.level = level
+        n, k = self.problem.unit_count, self.k
+        # excess[u, t]: the sum over units v of territory t of max(0, distance(u, v) - level).
+        self.excess = np.zeros((n, k))
+        if np.isfinite(level):
+            over = np.maximum(self.distance - level, 0.0)
+            for t in range(k):
+                self.excess[:, t] = over[:, self.assignment == t].sum(axis=1)
+        units = np.arange(n)
+        self.total_excess = float(self.excess[units, self.assignment].sum()) / 2
+
+    def _violation_of(self, sums: np.ndarray, territories: np.ndarray) -> np.ndarray:
+        below = np.maximum(self.lower[territories] - sums, 0.0)
+        above = np.maximum(sums - self.upper[territories], 0.0)
+        return ((below + above) / self.scale[territories]).sum(axis=1)
+
+    def _refresh(self, t: int) -> None:
+        """Recompute territory t's width and cut units after its members changed."""
+        members = np.flatnonzero(self.assignment == t)
+        self.width[t] = self.distance[np.ix_(members, members)].max() if len(members) > 1 else 0.0
+        self.cut[members] = False
+        self.cut[list(_cut_units(members, self.assignment, self.neighbours))] = True
+
+    def move(self, unit: int, target: int) -> None:
+        source = int(self.assignment[unit])
+        self.total_excess += self.excess[unit, target] - self.excess[unit, source]
+        if np.isfinite(self.level):
+            over = np.maximum(self.distance[:, unit] - self.level, 0.0)
+            self.excess[:, source] -= over
+            self.excess[:, target] += over
+        self.assignment[unit] = target
+        self.sums[source] -= self.values[unit]
+        self.sums[target] += self.values[unit]
+        self.size[source] -= 1
+        self.size[target] += 1
+        around = self.neighbours[unit]
+        self.touching[around, source] -= 1
+        self.touching[around, target] += 1
+        pair = np.array([source, target])
+        self.violation[pair] = self._violation_of(self.sums[pair], pair)
+        self._refresh(source)
+        self._refresh(target)
+
+    # -- search ------------------------------------------------------------------------------------------
+
+    def candidates(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return the (unit, territory) pairs of every allowed move: a border unit into a neighbouring territory."""
+        units, targets = np.nonzero(self.touching)
+        keep = (targets != self.assignment[units]) & self.movable[units] & ~self.cut[units]
+        units, targets = units[keep], targets[keep]
+        keep = self.size[self.assignment[units]] > 1
+        return units[keep], targets[keep]
+
+    def swaps(self, units: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return index pairs (i, j) of moves that swap units across one border: i goes s -> t, j goes t -> s.
+
+        Both territories stay connected: neither unit is a cut unit, and each joins its new territory
+        through a neighbour other than the unit it changes places with.
+        """
+        sources = self.assignment[units]
+        forward = sources * self.k + targets
+        backward = targets * self.k + sources
+        order = np.argsort(forward, kind="stable")
+        sorted_keys = forward[order]
+        first = np.searchsorted(sorted_keys, backward, side="left")
+        last = np.searchsorted(sorted_keys, backward, side="right")
+        count = last - first
+        i = np.repeat(np.arange(len(units)), count)
+        if i.size == 0:
+            return i, i
+        offsets = np.arange(i.size) - np.repeat(np.cumsum(count) - count, count)
+        j = order[np.repeat(first, count) + offsets]
+        keep = i < j
+        i, j = i[keep], j[keep]
+        u, v = units[i], units[j]
+        linked = self.adjacent[u, v]
+        keep = ((self.touching[v, sources[i]] - linked) > 0) & ((self.touching[u, targets[i]] - linked) > 0)
+        return i[keep], j[keep]
+
+    def run(self, deadline: float, max_iterations: int | None = None) -> tuple[np.ndarray | None, int]:
+        """Search until ``deadline`` or for ``max_iterations``; return the best plan so far (or None) and the iterations.
+
+        The best plan is the narrowest plan inside every band that this search has visited, over all
+        its runs.
+        """
+        if self.violation.sum() <= VIOLATION_TOLERANCE and self.width.max() < self.best_width:
+            self.best, self.best_width = self.assignment.copy(), float(self.width.max())
+        if not np.isfinite(self.level):
+            base = self.best_width if np.isfinite(self.best_width) else float(self.width.max())
+            self.set_level(base * (1 - LEVEL_STEP))
+        penalty = self.penalty
+        start_iteration = self.iteration
+        while time.monotonic() < deadline:
+            if max_iterations is not None and self.iteration - start_iteration >= max_iterations:
+                break
+            self.iteration += 1
+            units, targets = self.candidates()
+            if units.size == 0:
+                break
+            sources = self.assignment[units]
+            gain = self.excess[units, targets] - self.excess[units, sources]
+            first, second = self.swaps(units, targets)
+            u, v = units[first], units[second]
+            over = np.maximum(self.distance[u, v] - self.level, 0.0)
+            swap_gain = gain[first] + gain[second] - 2 * over
+            move_s = np.concatenate([sources, sources[first]])
+            move_t = np.concatenate([targets, targets[first]])
+            moved = np.concatenate([self.values[units], self.values[u] - self.values[v]])
+            excess = self.total_excess + np.concatenate([gain, swap_gain])
+            violation = (self.violation.sum() - self.violation[move_s] - self.violation[move_t]
+                         + self._violation_of(self.sums[move_s] - moved, move_s)
+                         + self._violation_of(self.sums[move_t] + moved, move_t))
+            score = excess + penalty * self.level * violation
+            better = (violation <= VIOLATION_TOLERANCE) & (excess <= EXCESS_TOLERANCE)
+            free = self.tabu[units, targets] <= self.iteration
+            allowed = np.concatenate([free, free[first] & free[second]]) | better
+            if not allowed.any():
+                continue
+            score = np.where(allowed, score + self.rng.random(score.size) * 1e-9 * self.level, np.inf)
+            choice = int(np.argmin(score))
+            if choice < len(units):
+                self._apply(int(units[choice]), int(targets[choice]))
+            else:
+                pair = choice - len(units)
+                self._apply(int(u[pair]), int(targets[first[pair]]))
+                self._apply(int(v[pair]), int(sources[first[pair]]))
+            if self.violation.sum() <= VIOLATION_TOLERANCE:
+                penalty = max(PENALTY_RANGE[0], penalty / PENALTY_FACTOR)
+                width = float(self.width.max())
+                if width < self.best_width - 1e-12:
+                    self.best, self.best_width = self.assignment.copy(), width
+                    self.set_level(width * (1 - LEVEL_STEP))
+            else:
+                penalty = min(PENALTY_RANGE[1], penalty * PENALTY_FACTOR)
+        self.penalty = penalty
+        logger.debug("width descent: %d iterations, best width %s", self.iteration - start_iteration,
+                     self.best_width)
+        return self.best, self.iteration - start_iteration
+
+    def _apply(self, unit: int, target: int) -> None:
+        self.tabu[unit, self.assignment[unit]] = self.iteration + int(self.rng.integers(*TENURE_RANGE))
+        self.move(unit, target)
+
+
+def _cut_units(members: np.ndarray, assignment: np.ndarray, neighbours: list[list[int]]) -> set[int]:
+    """Return the members whose removal splits their territory (articulation points of its subgraph)."""
+    if len(members) < 3:
+        return set()
+    territory = assignment[members[0]]
+    root = int(members[0])
+    # Depth-first search: order is each unit's visiting rank, low the smallest rank its subtree reaches.
+    order = {root: 0}
+    low = {root: 0}
+    cut: set[int] = set()
+    root_children = 0
+    stack = [(root, -1, iter(neighbours[root]))]
+
+    while stack:
+        unit, parent, pending = stack[-1]
+        descended = False
+        for other in pending:
+            if assignment[other] != territory:
+                continue
+            if other not in order:
+                order[other] = low[other] = len(order)
+                stack.append((other, unit, iter(neighbours[other])))
+                descended = True
+                break
+            if other != parent:
+                low[unit] = min(low[unit], order[other])
+        if descended:
+            continue
+
+        stack.pop()
+        if stack:
+            above = stack[-1][0]
+            low[above] = min(low[above], low[unit])
+            if above == root:
+                root_children += 1
+            elif low[unit] >= order[above]:
+                cut.add(above)
+
+    if root_children > 1:
+        cut.add(root)
+    return cut
