@@ -152,3 +152,47 @@ def test_bands_blocked_by_contiguity_fall_back():
     assert district_plan_problems(problem, plan.assignment, bands_required=False) == []
     assert sorted(set(plan.assignment.tolist())) == [0, 1, 2, 3]
     assert plan.max_deviation["accounts"] >= 3.25 / 16.75 - 1e-9
+
+
+def test_caterpillar_without_moves_uses_group_models():
+    # A spine of 40 units, each with a leaf hanging on it, in two territories. From the current plan
+    # (spine 1-10 and their leaves against the rest) every border unit holds a leaf, so no unit can
+    # move alone and the group models must do the work. Cutting the spine in the middle is optimal: a
+    # territory spine i..j with its leaves is j - i + 2 edges wide, so 21 for 20 spine units each.
+    spine = 40
+    edges = [(i, i + 1) for i in range(spine - 1)] + [(i, spine + i) for i in range(spine)]
+    n = 2 * spine
+    graph = UnitGraph([str(i + 1) for i in range(n)], np.zeros(n), np.arange(n) * 0.1, edges=edges)
+    current = np.where(np.concatenate([np.arange(spine), np.arange(spine)]) < 10, 0, 1)
+    problem = hop_problem(graph, 2, tolerance=1.0, current=current)
+    search = WidthDescent(problem, current, np.random.default_rng(0))
+    search.run(LATER, max_iterations=10)
+    assert search.stuck
+    plan = solve_districts(problem, 5.0, seed=0)
+    assert district_plan_problems(problem, plan.assignment) == []
+    assert plan.objective == 21.0
+
+
+def test_duplicate_edge_keeps_neighbour_counts():
+    # The graph lists the edge between units 2 and 3 twice. After unit 3 moves, unit 2 must no longer
+    # count a neighbour in its old territory, or a move that splits that territory is offered.
+    edges = [(0, 1), (1, 2), (2, 1), (0, 2), (2, 3), (3, 4), (4, 5)]
+    problem = hop_problem(UnitGraph([str(i + 1) for i in range(6)], np.zeros(6), np.arange(6) * 0.1, edges=edges),
+                          2, tolerance=1.0)
+    search = WidthDescent(problem, np.array([0, 0, 1, 1, 1, 1]), np.random.default_rng(0))
+    search.move(2, 0)
+    fresh = WidthDescent(problem, search.assignment, np.random.default_rng(0))
+    assert search.touching.tolist() == fresh.touching.tolist()
+    assert search.touching[1].tolist() == [2, 0]
+
+
+def test_two_strips_split_into_halves():
+    # Two strips of 20 units with no edge between them, four territories of exactly ten units: each
+    # strip splits in the middle, 9 edges wide. Units of different strips are infinitely far apart.
+    edges = [(i, i + 1) for i in range(19)] + [(i, i + 1) for i in range(20, 39)]
+    graph = UnitGraph([str(i + 1) for i in range(40)], np.zeros(40), np.arange(40) * 0.1, edges=edges)
+    problem = hop_problem(graph, 4)
+    plan = solve_districts(problem, 5.0, seed=0)
+    assert district_plan_problems(problem, plan.assignment) == []
+    assert plan.objective == 9.0
+    assert np.array_equal(plan.assignment, np.repeat(plan.assignment[[0, 10, 20, 30]], 10))

@@ -1,18 +1,18 @@
 """Tabu search over unit moves for compactness "diameter": narrow the widest territory.
 
-The search works on a width level L just below the narrowest plan found so far. Its score is the
+The search works on a width level L, 1 % below the narrowest plan found so far. Its score is the
 excess of the plan over that level, the sum over pairs of units in one territory of how far their
-distance exceeds L, plus a penalty on band violation. A plan with no excess and no violation is
-narrower than L, so it becomes the new best and the level drops. Unlike the widest width itself, the
-excess also falls when units near the far ends of a territory leave it, which guides the chains of
-moves that narrowing usually needs.
+distance exceeds L, plus a penalty on band violation. Any plan inside the bands that is narrower
+than the best becomes the new best, and the level drops below it. Unlike the widest width itself,
+the excess also falls when units near the far ends of a territory leave it, which guides the chains
+of moves that narrowing usually needs.
 
 Each iteration takes the best allowed move: one border unit into a neighbouring territory, or two
 units that swap across a border. A unit that would split its territory never moves, so every plan
-the search visits has connected territories; locked units and home units stay. Bands may be broken
+the search visits has connected territories. Locked units and home units stay. Bands may be broken
 on the way: the penalty rises while the plan misses a band and falls while it meets them all. A unit
 that leaves a territory may not rejoin it for a few iterations (the tabu tenure), unless the move
-gives a plan better than the best.
+gives a plan inside the bands with no excess.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 # The level sits this share below the best plan's width.
 LEVEL_STEP = 0.01
+# Rows of the distance matrix handled at once when the level changes (bounds the temporary memory).
+LEVEL_BLOCK_ROWS = 512
 TENURE_RANGE = (8, 20)
 # The band penalty per unit of violation (a share of a target), as a multiple of the level.
 PENALTY_START = 1.0
@@ -44,6 +46,10 @@ class WidthDescent:
         self.problem = problem
         self.rng = rng
         self.distance = problem.distance_matrix
+        # Units of different graph components are infinitely far apart but never share a territory, so
+        # their pairs count no excess.
+        finite = np.isfinite(self.distance)
+        self.reach = self.distance if finite.all() else np.where(finite, self.distance, 0.0)
         self.k = problem.territory_count
         n = problem.unit_count
         hard = [band for band in problem.bands if band.hard]
@@ -56,16 +62,18 @@ class WidthDescent:
         self.movable = problem.locked == NO_TERRITORY
         self.movable[homes] = False
         self.neighbours = [row.tolist() for row in problem.graph.neighbours()]
-        self.edges = problem.graph.edges
+        # Each neighbour pair once in both directions, even where the graph lists an edge twice.
+        self.pair_from = np.repeat(np.arange(n), [len(row) for row in self.neighbours])
+        self.pair_to = np.array([v for row in self.neighbours for v in row], dtype=np.int64)
         self.adjacent = np.zeros((n, n), dtype=bool)
-        self.adjacent[self.edges[:, 0], self.edges[:, 1]] = True
-        self.adjacent[self.edges[:, 1], self.edges[:, 0]] = True
+        self.adjacent[self.pair_from, self.pair_to] = True
         self.tabu = np.zeros((n, self.k), dtype=np.int64)
         self.iteration = 0
         self.penalty = PENALTY_START
         self.level = np.inf
         self.best: np.ndarray | None = None
         self.best_width = np.inf
+        self.stuck = False   # True once a run found no move at all
         self.load(assignment)
 
     # -- state -------------------------------------------------------------------------------------------
@@ -81,8 +89,7 @@ class WidthDescent:
         self.cut = np.zeros(n, dtype=bool)
         # touching[u, t]: how many neighbours unit u has in territory t.
         self.touching = np.zeros((n, k), dtype=np.int64)
-        np.add.at(self.touching, (self.edges[:, 0], self.assignment[self.edges[:, 1]]), 1)
-        np.add.at(self.touching, (self.edges[:, 1], self.assignment[self.edges[:, 0]]), 1)
+        np.add.at(self.touching, (self.pair_from, self.assignment[self.pair_to]), 1)
         for t in range(k):
             self._refresh(t)
         self.violation = self._violation_of(self.sums, np.arange(k))
@@ -95,9 +102,11 @@ class WidthDescent:
         # excess[u, t]: the sum over units v of territory t of max(0, distance(u, v) - level).
         self.excess = np.zeros((n, k))
         if np.isfinite(level):
-            over = np.maximum(self.distance - level, 0.0)
-            for t in range(k):
-                self.excess[:, t] = over[:, self.assignment == t].sum(axis=1)
+            membership = np.zeros((n, k))
+            membership[np.arange(n), self.assignment] = 1.0
+            for start in range(0, n, LEVEL_BLOCK_ROWS):
+                rows = slice(start, start + LEVEL_BLOCK_ROWS)
+                self.excess[rows] = np.maximum(self.reach[rows] - level, 0.0) @ membership
         units = np.arange(n)
         self.total_excess = float(self.excess[units, self.assignment].sum()) / 2
 
@@ -117,7 +126,7 @@ class WidthDescent:
         source = int(self.assignment[unit])
         self.total_excess += self.excess[unit, target] - self.excess[unit, source]
         if np.isfinite(self.level):
-            over = np.maximum(self.distance[:, unit] - self.level, 0.0)
+            over = np.maximum(self.reach[:, unit] - self.level, 0.0)
             self.excess[:, source] -= over
             self.excess[:, target] += over
         self.assignment[unit] = target
@@ -173,10 +182,12 @@ class WidthDescent:
         """Search until ``deadline`` or for ``max_iterations``; return the best plan so far (or None) and the iterations.
 
         The best plan is the narrowest plan inside every band that this search has visited, over all
-        its runs.
+        its runs. ``stuck`` tells whether the run ended because no unit could move at all.
         """
         if self.violation.sum() <= VIOLATION_TOLERANCE and self.width.max() < self.best_width:
             self.best, self.best_width = self.assignment.copy(), float(self.width.max())
+        if time.monotonic() >= deadline or self.best_width <= 0:
+            return self.best, 0
         if not np.isfinite(self.level):
             base = self.best_width if np.isfinite(self.best_width) else float(self.width.max())
             self.set_level(base * (1 - LEVEL_STEP))
@@ -188,12 +199,13 @@ class WidthDescent:
             self.iteration += 1
             units, targets = self.candidates()
             if units.size == 0:
+                self.stuck = True
                 break
             sources = self.assignment[units]
             gain = self.excess[units, targets] - self.excess[units, sources]
             first, second = self.swaps(units, targets)
             u, v = units[first], units[second]
-            over = np.maximum(self.distance[u, v] - self.level, 0.0)
+            over = np.maximum(self.reach[u, v] - self.level, 0.0)
             swap_gain = gain[first] + gain[second] - 2 * over
             move_s = np.concatenate([sources, sources[first]])
             move_t = np.concatenate([targets, targets[first]])
@@ -202,7 +214,8 @@ class WidthDescent:
             violation = (self.violation.sum() - self.violation[move_s] - self.violation[move_t]
                          + self._violation_of(self.sums[move_s] - moved, move_s)
                          + self._violation_of(self.sums[move_t] + moved, move_t))
-            score = excess + penalty * self.level * violation
+            # The level is positive once a plan has a positive width, and a width of 0 ends the search.
+            score = excess + penalty * (self.level if self.level > 0 else 1.0) * violation
             better = (violation <= VIOLATION_TOLERANCE) & (excess <= EXCESS_TOLERANCE)
             free = self.tabu[units, targets] <= self.iteration
             allowed = np.concatenate([free, free[first] & free[second]]) | better

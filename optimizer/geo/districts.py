@@ -7,9 +7,10 @@
    territories and solves their units exactly with CP-SAT (connectivity included), first to bring
    every metric inside its band, then to improve compactness. A step is kept only if the whole plan
    improves.
-5. Compactness "diameter" without soft bands runs a tabu search over unit moves and swaps
-   (descent.py) instead, from several starts and then from the best plan. The group models take
-   over only when it finds no plan inside the bands.
+5. Larger problems with compactness "diameter", priority "compactness" and hard bands only run a
+   tabu search over unit moves and swaps (descent.py) instead, from several starts and then from
+   the best plan. The group models take over when it finds no plan inside the bands, when a start
+   falls apart, or when no unit can move.
 
 While some band still cannot be met, the search keeps reducing the total violation, and the plan
 reports the smallest deviation it reached. No unit is ever left out and no territory dropped.
@@ -399,8 +400,9 @@ class _Search:
 
         The first start is ``first``. When it is the caller's start or current plan (``from_caller``) or
         units are locked, it is the only start. The search returns early, leaving the rest of the time
-        to the group models, when a start falls apart (locked units far from each other) or when no
-        start has met every band.
+        to the group models, when a start falls apart (locked units far from each other), when no
+        start has met every band, or when no unit can move (every border unit is locked, a home unit
+        or needed to hold its territory together).
         """
         problem = self.problem
         starts_until = time.monotonic() + self.remaining() * START_SHARE
@@ -413,7 +415,7 @@ class _Search:
             starts += 1
             if found is not None:
                 self.accept(found)
-            if self.needs_repair() and starts >= STARTS_WITHOUT_PLAN:
+            if descent.stuck or (self.needs_repair() and starts >= STARTS_WITHOUT_PLAN):
                 return
             if from_caller or time.monotonic() + START_SECONDS > starts_until or np.any(problem.locked != NO_TERRITORY):
                 break
@@ -424,6 +426,8 @@ class _Search:
             found, _ = descent.run(min(self.deadline, time.monotonic() + DESCENT_SECONDS))
             if found is not None:
                 self.accept(found)
+            if descent.stuck:
+                return
 
     # -- models over every territory, each unit limited to nearby territories --------------------------------
 
