@@ -27,6 +27,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from optimizer.errors import InfeasibleError
 from optimizer.geo.districts import solve_districts
 from optimizer.geo.graph import UnitGraph
 from optimizer.geo.problem import DistrictProblem, diameters, disconnected_territories, make_band
@@ -40,6 +41,10 @@ GRAPHML = "{http://graphml.graphdrawing.org/xmlns}"
 FINISH_SECONDS = 1.5
 
 
+class DtdpInputError(ValueError):
+    """An instance file that is missing, unreadable or not a DTDP GraphML graph."""
+
+
 @dataclass
 class DtdpInstance:
     node_ids: list[str]
@@ -51,33 +56,51 @@ class DtdpInstance:
 
 
 def read_graphml(path: Path) -> DtdpInstance:
-    """Read a DTDP GraphML file (plain or gzip) with node x, y, activities and edge ``distance``."""
+    """Read a DTDP GraphML file (plain or gzip) with node x, y, activities and edge ``distance``.
+
+    Raise DtdpInputError when the file is missing, unreadable or lacks what a DTDP instance needs.
+    """
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:
-        root = ElementTree.parse(handle).getroot()
+    try:
+        with opener(path, "rb") as handle:
+            root = ElementTree.parse(handle).getroot()
+    except FileNotFoundError:
+        raise DtdpInputError(f"{path}: file not found") from None
+    except (OSError, EOFError, ElementTree.ParseError) as error:
+        raise DtdpInputError(f"{path}: not a readable GraphML file ({error})") from None
     keys = {key.get("id"): key.get("attr.name") for key in root.iter(GRAPHML + "key")}
     graph = root.find(GRAPHML + "graph")
+    if graph is None:
+        raise DtdpInputError(f"{path}: no <graph> element in the GraphML namespace; expected a DTDP instance")
     node_ids, attributes = [], []
     for node in graph.iter(GRAPHML + "node"):
         node_ids.append(node.get("id"))
         attributes.append({keys[data.get("key")]: data.text for data in node.iter(GRAPHML + "data")})
+    if len(node_ids) < TERRITORIES:
+        raise DtdpInputError(f"{path}: {len(node_ids)} nodes; a DTDP instance needs at least {TERRITORIES}")
     index = {node_id: i for i, node_id in enumerate(node_ids)}
     edges, length = [], []
-    for edge in graph.iter(GRAPHML + "edge"):
-        values = {keys[data.get("key")]: data.text for data in edge.iter(GRAPHML + "data")}
-        edges.append((index[edge.get("source")], index[edge.get("target")]))
-        length.append(float(values["distance"]))
-    missing = [name for name in (*ACTIVITIES, "x", "y") if name not in attributes[0]]
-    if missing:
-        raise ValueError(f"{path}: nodes have no attribute {', '.join(missing)}")
-    return DtdpInstance(
-        node_ids=node_ids,
-        x=np.array([float(a["x"]) for a in attributes]),
-        y=np.array([float(a["y"]) for a in attributes]),
-        activities={name: np.array([float(a[name]) for a in attributes]) for name in ACTIVITIES},
-        edges=np.array(edges, dtype=np.int64),
-        length=np.array(length),
-    )
+    try:
+        for edge in graph.iter(GRAPHML + "edge"):
+            values = {keys.get(data.get("key")): data.text for data in edge.iter(GRAPHML + "data")}
+            edges.append((index[edge.get("source")], index[edge.get("target")]))
+            length.append(float(values["distance"]))
+        for number, attribute in enumerate(attributes):
+            missing = [name for name in (*ACTIVITIES, "x", "y") if name not in attribute]
+            if missing:
+                raise DtdpInputError(f"{path}: node {node_ids[number]} has no attribute {', '.join(missing)}")
+        return DtdpInstance(
+            node_ids=node_ids,
+            x=np.array([float(a["x"]) for a in attributes]),
+            y=np.array([float(a["y"]) for a in attributes]),
+            activities={name: np.array([float(a[name]) for a in attributes]) for name in ACTIVITIES},
+            edges=np.array(edges, dtype=np.int64).reshape(-1, 2),
+            length=np.array(length),
+        )
+    except KeyError as error:
+        raise DtdpInputError(f"{path}: an edge refers to the unknown node or lacks the attribute {error}") from None
+    except (TypeError, ValueError) as error:
+        raise DtdpInputError(f"{path}: a node or edge value is not a number ({error})") from None
 
 
 def build_problem(instance: DtdpInstance) -> DistrictProblem:
@@ -131,7 +154,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give one INSTANCE or --all DIR")
 
     if args.instance is not None:
-        result = solve_instance(args.instance, args.time_limit, args.seed, args.workers)
+        try:
+            result = solve_instance(args.instance, args.time_limit, args.seed, args.workers)
+        except (DtdpInputError, InfeasibleError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         if args.json:
             print(json.dumps({"dispersion": result["dispersion"], "territory": result["territory"],
                               "feasible": result["feasible"], "time_s": result["time_s"]}))
@@ -140,13 +167,25 @@ def main(argv: list[str] | None = None) -> int:
                   f"{result['time_s']} s")
         return 0
 
-    best = _best_known(args.best_known) if args.best_known else {}
+    try:
+        best = _best_known(args.best_known) if args.best_known else {}
+    except (OSError, KeyError, ValueError) as error:
+        print(f"error: cannot read the best-known table {args.best_known}: {error}; expected a CSV with columns "
+              "instance and best_known_ub", file=sys.stderr)
+        return 2
     files = sorted(list(args.all.glob("*.graphml.gz")) + list(args.all.glob("*.graphml")))
+    if not files:
+        print(f"error: no .graphml or .graphml.gz file in {args.all}", file=sys.stderr)
+        return 2
     ratios = []
     print("| instance | dispersion | best known | gap to best known | feasible | time (s) |")
     print("| --- | --- | --- | --- | --- | --- |")
     for path in files:
-        result = solve_instance(path, args.time_limit, args.seed, args.workers)
+        try:
+            result = solve_instance(path, args.time_limit, args.seed, args.workers)
+        except (DtdpInputError, InfeasibleError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         known = best.get(result["instance"])
         gap = (result["dispersion"] - known) / known if known else None
         if gap is not None:
