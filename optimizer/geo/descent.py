@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 LEVEL_STEP = 0.01
 # Rows of the distance matrix handled at once when the level changes (bounds the temporary memory).
 LEVEL_BLOCK_ROWS = 512
-TENURE_RANGE = (8, 20)
+TENURE_RANGE = (15, 40)
 # The band penalty per unit of violation (a share of a target), as a multiple of the level.
 PENALTY_START = 1.0
 PENALTY_RANGE = (0.01, 1e5)
@@ -122,7 +122,8 @@ class WidthDescent:
         self.cut[members] = False
         self.cut[list(_cut_units(members, self.assignment, self.neighbours))] = True
 
-    def move(self, unit: int, target: int) -> None:
+    def move(self, unit: int, target: int, refresh: bool = True) -> None:
+        """Move ``unit`` to territory ``target``; without ``refresh``, widths and cut units wait for the caller."""
         source = int(self.assignment[unit])
         self.total_excess += self.excess[unit, target] - self.excess[unit, source]
         if np.isfinite(self.level):
@@ -139,8 +140,9 @@ class WidthDescent:
         self.touching[around, target] += 1
         pair = np.array([source, target])
         self.violation[pair] = self._violation_of(self.sums[pair], pair)
-        self._refresh(source)
-        self._refresh(target)
+        if refresh:
+            self._refresh(source)
+            self._refresh(target)
 
     # -- search ------------------------------------------------------------------------------------------
 
@@ -227,7 +229,7 @@ class WidthDescent:
                 self._apply(int(units[choice]), int(targets[choice]))
             else:
                 pair = choice - len(units)
-                self._apply(int(u[pair]), int(targets[first[pair]]))
+                self._apply(int(u[pair]), int(targets[first[pair]]), refresh=False)
                 self._apply(int(v[pair]), int(sources[first[pair]]))
             if self.violation.sum() <= VIOLATION_TOLERANCE:
                 penalty = max(PENALTY_RANGE[0], penalty / PENALTY_FACTOR)
@@ -242,16 +244,19 @@ class WidthDescent:
                      self.best_width)
         return self.best, self.iteration - start_iteration
 
-    def _apply(self, unit: int, target: int) -> None:
+    def _apply(self, unit: int, target: int, refresh: bool = True) -> None:
         self.tabu[unit, self.assignment[unit]] = self.iteration + int(self.rng.integers(*TENURE_RANGE))
-        self.move(unit, target)
+        self.move(unit, target, refresh)
 
 
 def _cut_units(members: np.ndarray, assignment: np.ndarray, neighbours: list[list[int]]) -> set[int]:
-    """Return the members whose removal splits their territory (articulation points of its subgraph)."""
+    """Return the members whose removal splits their territory (articulation points of its subgraph).
+
+    ``assignment`` is kept in the signature for callers, but membership is read from ``members``.
+    """
     if len(members) < 3:
         return set()
-    territory = assignment[members[0]]
+    inside = set(members.tolist())
     root = int(members[0])
     # Depth-first search: order is each unit's visiting rank, low the smallest rank its subtree reaches.
     order = {root: 0}
@@ -264,22 +269,24 @@ def _cut_units(members: np.ndarray, assignment: np.ndarray, neighbours: list[lis
         unit, parent, pending = stack[-1]
         descended = False
         for other in pending:
-            if assignment[other] != territory:
+            if other not in inside:
                 continue
-            if other not in order:
+            rank = order.get(other)
+            if rank is None:
                 order[other] = low[other] = len(order)
                 stack.append((other, unit, iter(neighbours[other])))
                 descended = True
                 break
-            if other != parent:
-                low[unit] = min(low[unit], order[other])
+            if other != parent and rank < low[unit]:
+                low[unit] = rank
         if descended:
             continue
 
         stack.pop()
         if stack:
             above = stack[-1][0]
-            low[above] = min(low[above], low[unit])
+            if low[unit] < low[above]:
+                low[above] = low[unit]
             if above == root:
                 root_children += 1
             elif low[unit] >= order[above]:

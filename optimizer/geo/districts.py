@@ -65,7 +65,7 @@ BALANCE_WIDTH_SLACK = 0.1
 # START_SECONDS, during START_SHARE of the time, then from the best plan in turns of DESCENT_SECONDS.
 # On the 30 DTDP instances (60 s each) these values gave a mean of 1.23 % above the best known, and
 # alternating the turns with 4-s group models 1.54 %.
-START_SECONDS = 3.0
+START_SECONDS = 2.0
 START_SHARE = 0.8
 DESCENT_SECONDS = 4.0
 # Starts without any plan inside the bands after which the group models take over.
