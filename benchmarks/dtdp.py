@@ -83,7 +83,14 @@ def read_graphml(path: Path) -> DtdpInstance:
     try:
         for edge in graph.iter(GRAPHML + "edge"):
             values = {keys.get(data.get("key")): data.text for data in edge.iter(GRAPHML + "data")}
-            edges.append((index[edge.get("source")], index[edge.get("target")]))
+            ends = (edge.get("source"), edge.get("target"))
+            unknown = [end for end in ends if end not in index]
+            if unknown:
+                raise DtdpInputError(f"{path}: edge {ends[0]}-{ends[1]} refers to node {unknown[0]}, which the file "
+                                     "does not define")
+            if "distance" not in values:
+                raise DtdpInputError(f"{path}: edge {ends[0]}-{ends[1]} has no distance")
+            edges.append((index[ends[0]], index[ends[1]]))
             length.append(float(values["distance"]))
         for number, attribute in enumerate(attributes):
             missing = [name for name in (*ACTIVITIES, "x", "y") if name not in attribute]
@@ -97,8 +104,6 @@ def read_graphml(path: Path) -> DtdpInstance:
             edges=np.array(edges, dtype=np.int64).reshape(-1, 2),
             length=np.array(length),
         )
-    except KeyError as error:
-        raise DtdpInputError(f"{path}: an edge refers to the unknown node or lacks the attribute {error}") from None
     except (TypeError, ValueError) as error:
         raise DtdpInputError(f"{path}: a node or edge value is not a number ({error})") from None
 

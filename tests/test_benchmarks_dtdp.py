@@ -54,7 +54,8 @@ def test_strip_of_twenty_pairs_up(tmp_path, capsys):
     ("not xml at all", "not a readable GraphML file"),
     ("<graphml/>", "no <graph> element"),
     (strip_graphml(20).replace('<data key="d3">1</data>', "", 1), "node n0 has no attribute demand"),
-    (strip_graphml(20).replace('target="n1"', 'target="n99"', 1), "unknown node"),
+    (strip_graphml(20).replace('target="n1"', 'target="n99"', 1), "edge n0-n99 refers to node n99"),
+    (strip_graphml(20).replace('<data key="d5">1</data>', "", 1), "edge n0-n1 has no distance"),
 ])
 def test_unreadable_instance_exits_with_message(tmp_path, capsys, content, message):
     path = tmp_path / "instance.graphml"

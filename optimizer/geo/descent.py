@@ -45,6 +45,7 @@ class WidthDescent:
     def __init__(self, problem: DistrictProblem, assignment: np.ndarray, rng: np.random.Generator):
         self.problem = problem
         self.rng = rng
+
         self.distance = problem.distance_matrix
         # Units of different graph components are infinitely far apart but never share a territory, so
         # their pairs count no excess.
@@ -58,6 +59,7 @@ class WidthDescent:
         self.upper = np.column_stack([band.upper for band in hard]) if hard else np.zeros((self.k, 0))
         target = np.column_stack([band.target for band in hard]) if hard else np.ones((self.k, 0))
         self.scale = np.where(target > 0, target, 1.0)
+
         homes = problem.home_unit[problem.home_unit != NO_TERRITORY]
         self.movable = problem.locked == NO_TERRITORY
         self.movable[homes] = False
@@ -67,6 +69,7 @@ class WidthDescent:
         self.pair_to = np.array([v for row in self.neighbours for v in row], dtype=np.int64)
         self.adjacent = np.zeros((n, n), dtype=bool)
         self.adjacent[self.pair_from, self.pair_to] = True
+
         self.tabu = np.zeros((n, self.k), dtype=np.int64)
         self.iteration = 0
         self.penalty = PENALTY_START
@@ -120,7 +123,7 @@ class WidthDescent:
         members = np.flatnonzero(self.assignment == t)
         self.width[t] = self.distance[np.ix_(members, members)].max() if len(members) > 1 else 0.0
         self.cut[members] = False
-        self.cut[list(_cut_units(members, self.assignment, self.neighbours))] = True
+        self.cut[list(_cut_units(members, self.neighbours))] = True
 
     def move(self, unit: int, target: int, refresh: bool = True) -> None:
         """Move ``unit`` to territory ``target``; without ``refresh``, widths and cut units wait for the caller."""
@@ -184,7 +187,7 @@ class WidthDescent:
         """Search until ``deadline`` or for ``max_iterations``; return the best plan so far (or None) and the iterations.
 
         The best plan is the narrowest plan inside every band that this search has visited, over all
-        its runs. ``stuck`` tells whether the run ended because no unit could move at all.
+        its runs. ``stuck`` is True when the run ended because no unit could move at all.
         """
         if self.violation.sum() <= VIOLATION_TOLERANCE and self.width.max() < self.best_width:
             self.best, self.best_width = self.assignment.copy(), float(self.width.max())
@@ -249,11 +252,8 @@ class WidthDescent:
         self.move(unit, target, refresh)
 
 
-def _cut_units(members: np.ndarray, assignment: np.ndarray, neighbours: list[list[int]]) -> set[int]:
-    """Return the members whose removal splits their territory (articulation points of its subgraph).
-
-    ``assignment`` is kept in the signature for callers, but membership is read from ``members``.
-    """
+def _cut_units(members: np.ndarray, neighbours: list[list[int]]) -> set[int]:
+    """Return the members whose removal splits their territory (articulation points of its subgraph)."""
     if len(members) < 3:
         return set()
     inside = set(members.tolist())
