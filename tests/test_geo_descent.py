@@ -194,3 +194,14 @@ def test_two_strips_split_into_halves():
     assert district_plan_problems(problem, plan.assignment) == []
     assert plan.objective == 9.0
     assert np.array_equal(plan.assignment, np.repeat(plan.assignment[[0, 10, 20, 30]], 10))
+
+
+def test_one_unit_per_territory_stops():
+    # Thirteen units in thirteen territories: every territory is 0 wide, so the search has nothing to do.
+    problem = hop_problem(strip_graph(13), 13, tolerance=1.0)
+    search = WidthDescent(problem, np.arange(13), np.random.default_rng(0))
+    best, iterations = search.run(LATER)
+    assert search.stuck
+    assert iterations == 0
+    assert best.tolist() == list(range(13))
+    assert search.best_width == 0.0

@@ -76,7 +76,7 @@ class WidthDescent:
         self.level = np.inf
         self.best: np.ndarray | None = None
         self.best_width = np.inf
-        self.stuck = False   # True once a run found no move at all
+        self.stuck = False   # True once the search cannot go on (see run)
         self.load(assignment)
 
     # -- state -------------------------------------------------------------------------------------------
@@ -187,11 +187,15 @@ class WidthDescent:
         """Search until ``deadline`` or for ``max_iterations``; return the best plan so far (or None) and the iterations.
 
         The best plan is the narrowest plan inside every band that this search has visited, over all
-        its runs. ``stuck`` is True when the run ended because no unit could move at all.
+        its runs. ``stuck`` is True when the search cannot go on: no unit can move at all, or the best
+        plan has width 0.
         """
         if self.violation.sum() <= VIOLATION_TOLERANCE and self.width.max() < self.best_width:
             self.best, self.best_width = self.assignment.copy(), float(self.width.max())
-        if time.monotonic() >= deadline or self.best_width <= 0:
+        if self.best_width <= 0:
+            self.stuck = True
+            return self.best, 0
+        if time.monotonic() >= deadline:
             return self.best, 0
         if not np.isfinite(self.level):
             base = self.best_width if np.isfinite(self.best_width) else float(self.width.max())
