@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from benchmarks import dtdp
+from benchmarks import dtdp, dtdp_starts
 
 GRAPHML_HEAD = """<?xml version="1.0" encoding="UTF-8"?>
 <graphml xmlns="http://graphml.graphdrawing.org/xmlns">
@@ -68,3 +68,15 @@ def test_unreadable_instance_exits_with_message(tmp_path, capsys, content, messa
     assert message in error
     assert str(path) in error
     assert "Traceback" not in error
+
+
+def test_starts_tool_pairs_up_strip(tmp_path, capsys):
+    # The tabu search alone, from two starts, on the strip above: each start pairs the nodes up.
+    path = tmp_path / "strip.graphml"
+    path.write_text(strip_graphml(20))
+
+    assert dtdp_starts.main([str(path), "--starts", "2", "--seconds", "0.5", "--tenure", "15,40"]) == 0
+
+    out = capsys.readouterr().out
+    assert "strip: best 1.000, mean 1.000" in out
+    assert "tenure (15, 40)" in out
