@@ -47,8 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tenure", help="tabu tenure range in iterations, such as 15,40 (default: the solver's)")
     parser.add_argument("--level-step", type=float, help="share below the best width the level sits, such as 0.01")
     args = parser.parse_args(argv)
+
     if args.starts < 1 or args.seconds <= 0:
         parser.error("--starts must be at least 1 and --seconds above 0")
+
     tenure, level_step = descent.TENURE_RANGE, descent.LEVEL_STEP
     if args.tenure:
         try:
@@ -62,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         if not 0 < args.level_step < 1:
             parser.error(f"--level-step {args.level_step}: expected a share between 0 and 1, such as 0.01")
         level_step = args.level_step
+
     # The search reads these module settings; they are restored when the run ends.
     saved = descent.TENURE_RANGE, descent.LEVEL_STEP
     descent.TENURE_RANGE, descent.LEVEL_STEP = tenure, level_step

@@ -141,7 +141,7 @@ def test_search_state_stays_exact_on_random_grids(instance):
 
 def test_bands_blocked_by_contiguity_fall_back():
     # 40 units in a row, the first three worth 10 and the rest 1, in 4 territories within 5 % of 16.75.
-    # The territory holding unit 1 is {1} (10) or holds at least 20, so no connected plan meets the
+    # The territory with unit 1 is {1} (10) or has at least 20, so no connected plan meets the
     # band. The tabu search finds none, the group models take over, and the plan keeps every unit.
     values = [10, 10, 10] + [1] * 37
     problem = hop_problem(strip_graph(40), 4, values, 0.05)
@@ -154,7 +154,7 @@ def test_bands_blocked_by_contiguity_fall_back():
 
 def test_caterpillar_without_moves_uses_group_models():
     # A spine of 40 units, each with a leaf hanging on it, in two territories. From the current plan
-    # (spine 1-10 and their leaves against the rest) every border unit holds a leaf, so no unit can
+    # (spine 1-10 and their leaves against the rest) every border unit carries a leaf, so no unit can
     # move alone and the group models must do the work. Cutting the spine in the middle is optimal: a
     # territory spine i..j with its leaves is j - i + 2 edges wide, so 21 for 20 spine units each.
     spine = 40

@@ -63,8 +63,8 @@ SEED_ATTEMPTS = 30
 BALANCE_WIDTH_SLACK = 0.1
 # Compactness "diameter" without soft bands: a tabu search (descent.py) from several starts, each for
 # START_SECONDS, during START_SHARE of the time, then from the best plan in turns of DESCENT_SECONDS.
-# On the 30 DTDP instances (60 s each) these values gave a mean of 1.23 % above the best known, and
-# alternating the turns with 4-s group models 1.54 %.
+# On the 30 DTDP instances (60 s each) these values gave a mean of 1.19 % above the best known. Turns
+# alternating with 4-s group models did worse in a trial (docs/benchmarks.md).
 START_SECONDS = 2.0
 START_SHARE = 0.8
 DESCENT_SECONDS = 4.0
@@ -399,10 +399,10 @@ class _Search:
         """Run the tabu search from several starts, then again and again from the best plan.
 
         The first start is ``first``. When it is the caller's start or current plan (``from_caller``) or
-        units are locked, it is the only start. The search returns early, leaving the rest of the time
-        to the group models, when a start falls apart (locked units far from each other), when no
-        start has met every band, or when no unit can move (every border unit is locked, a home unit
-        or needed to hold its territory together).
+        units are locked, it is the only start. The search returns early and leaves the rest of the
+        time to the group models in three cases. A start falls apart (locked units far from each
+        other), no start has met every band, or no unit can move. The last happens when every border
+        unit is locked, a home unit or needed to keep its territory connected.
         """
         problem = self.problem
         starts_until = time.monotonic() + self.remaining() * START_SHARE
