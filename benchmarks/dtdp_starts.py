@@ -82,7 +82,8 @@ def _run(args: argparse.Namespace) -> int:
         return 2
 
     best_gaps = []
-    print(f"tenure {descent.TENURE_RANGE}, level step {descent.LEVEL_STEP}, {args.starts} starts of {args.seconds} s")
+    noun = "start" if args.starts == 1 else "starts"
+    print(f"tenure {descent.TENURE_RANGE}, level step {descent.LEVEL_STEP}, {args.starts} {noun} of {args.seconds} s")
     for path in args.instances:
         try:
             widths = np.array(start_widths(path, args.starts, args.seconds))
