@@ -20,7 +20,10 @@ import csv
 from pathlib import Path
 
 import geopandas
+import numpy as np
 from shapely.geometry import box
+
+from optimizer.geo.graph import UnitGraph
 
 COLUMNS = "ABCD"
 WEST, SOUTH, SIDE = -100.0, 40.0, 0.1
@@ -86,3 +89,17 @@ def write_reps(folder: Path, homes: tuple[str, str] = ("A1", "D4"), rep_ids: tup
         lat, lon = unit_centre(unit_id)
         rows.append({"rep_id": rep_id, "name": name, "lat": lat, "lon": lon, "capacity_hours": 1600})
     return write_csv(folder / "reps.csv", rows)
+
+
+def strip_graph(count: int) -> UnitGraph:
+    """Return units 1..count in a row along the equator, 0.1 degree apart, each touching the next."""
+    edges = [(i, i + 1) for i in range(count - 1)]
+    return UnitGraph([str(i + 1) for i in range(count)], np.zeros(count), np.arange(count) * 0.1, edges=edges)
+
+
+def grid_graph(rows: int, cols: int) -> UnitGraph:
+    """Return units 1..rows*cols in a rows x cols grid 0.1 degree apart, row by row, with rook edges."""
+    edges = [(r * cols + c, r * cols + c + 1) for r in range(rows) for c in range(cols - 1)]
+    edges += [(r * cols + c, (r + 1) * cols + c) for r in range(rows - 1) for c in range(cols)]
+    return UnitGraph([str(i + 1) for i in range(rows * cols)], np.repeat(np.arange(rows) * 0.1, cols),
+                     np.tile(np.arange(cols) * 0.1, rows), edges=edges)

@@ -16,6 +16,7 @@ from optimizer.geo.graph import UnitGraph
 from optimizer.geo.growth import choose_seeds
 from optimizer.geo.problem import NO_TERRITORY, DistrictProblem, diameters, make_band
 from optimizer.geo.validate import district_plan_problems
+from tests.geo_fixtures import grid_graph, strip_graph
 
 LATER = 1e12  # a deadline that never comes: these runs stop after a number of iterations
 
@@ -29,18 +30,6 @@ def hop_problem(graph: UnitGraph, count: int, values=None, tolerance: float = 0.
     return DistrictProblem(graph, [f"T{i}" for i in range(count)],
                            [make_band("accounts", values, tolerance, count, "accounts")], compactness="diameter",
                            distance_matrix=dijkstra(matrix, directed=False), distance_unit="edges", **options)
-
-
-def grid_graph(rows: int, cols: int) -> UnitGraph:
-    edges = [(r * cols + c, r * cols + c + 1) for r in range(rows) for c in range(cols - 1)]
-    edges += [(r * cols + c, (r + 1) * cols + c) for r in range(rows - 1) for c in range(cols)]
-    return UnitGraph([str(i + 1) for i in range(rows * cols)], np.repeat(np.arange(rows) * 0.1, cols),
-                     np.tile(np.arange(cols) * 0.1, rows), edges=edges)
-
-
-def strip_graph(count: int) -> UnitGraph:
-    edges = [(i, i + 1) for i in range(count - 1)]
-    return UnitGraph([str(i + 1) for i in range(count)], np.zeros(count), np.arange(count) * 0.1, edges=edges)
 
 
 def test_cut_units_of_cycle_with_tail():

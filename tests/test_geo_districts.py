@@ -12,20 +12,7 @@ from optimizer.geo.districts import solve_districts
 from optimizer.geo.graph import EDGE_CONNECTOR, UnitGraph
 from optimizer.geo.problem import NO_TERRITORY, DistrictProblem, make_band
 from optimizer.geo.validate import district_plan_problems
-
-
-def strip_graph(count: int) -> UnitGraph:
-    """Units 1..count in a row along the equator, 0.1 degree apart, each touching the next."""
-    edges = [(i, i + 1) for i in range(count - 1)]
-    return UnitGraph([str(i + 1) for i in range(count)], np.zeros(count), np.arange(count) * 0.1, edges=edges)
-
-
-def grid_graph(rows: int, cols: int) -> UnitGraph:
-    """Units 1..rows*cols in a rows x cols grid 0.1 degree apart, row by row, with rook edges."""
-    edges = [(r * cols + c, r * cols + c + 1) for r in range(rows) for c in range(cols - 1)]
-    edges += [(r * cols + c, (r + 1) * cols + c) for r in range(rows - 1) for c in range(cols)]
-    return UnitGraph([str(i + 1) for i in range(rows * cols)], np.repeat(np.arange(rows) * 0.1, cols),
-                     np.tile(np.arange(cols) * 0.1, rows), edges=edges)
+from tests.geo_fixtures import grid_graph, strip_graph
 
 
 def territories(plan, count: int) -> list[list[int]]:
