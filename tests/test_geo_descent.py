@@ -22,7 +22,7 @@ LATER = 1e12  # a deadline that never comes: these runs stop after a number of i
 
 
 def hop_problem(graph: UnitGraph, count: int, values=None, tolerance: float = 0.0, **options) -> DistrictProblem:
-    """Territories with a band on ``values`` (one per unit by default); distances count edges."""
+    """Return a problem of ``count`` territories, a band on ``values`` (1 per unit by default), distances in edges."""
     n = graph.unit_count
     edges = graph.edges
     matrix = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n))
@@ -45,7 +45,7 @@ def test_cut_units_of_cycle_with_tail():
 
 
 def test_strip_start_outside_band_reaches_halves():
-    # Six units in a row, two territories of exactly three units; the start {1} and {2..6} misses the band.
+    # Six units in a row, two territories of exactly three units. The start {1} and {2..6} misses the band.
     problem = hop_problem(strip_graph(6), 2)
     search = WidthDescent(problem, np.array([0, 1, 1, 1, 1, 1]), np.random.default_rng(0))
     best, _ = search.run(LATER, max_iterations=200)
@@ -161,8 +161,8 @@ def test_caterpillar_without_moves_uses_group_models():
 
 
 def test_duplicate_edge_keeps_neighbour_counts():
-    # The graph lists the edge between units 2 and 3 twice. After unit 3 moves, unit 2 must no longer
-    # count a neighbour in its old territory, or a move that splits that territory is offered.
+    # The graph lists the edge between units 2 and 3 twice. After unit 3 moves to territory T0, unit 2
+    # must count no neighbour in territory T1, or the search offers a move that splits T1.
     edges = [(0, 1), (1, 2), (2, 1), (0, 2), (2, 3), (3, 4), (4, 5)]
     problem = hop_problem(UnitGraph([str(i + 1) for i in range(6)], np.zeros(6), np.arange(6) * 0.1, edges=edges),
                           2, tolerance=1.0)

@@ -67,6 +67,8 @@ class WidthDescent:
         # Each neighbour pair once in both directions, even where the graph lists an edge twice.
         self.pair_from = np.repeat(np.arange(n), [len(row) for row in self.neighbours])
         self.pair_to = np.array([v for row in self.neighbours for v in row], dtype=np.int64)
+        # NOTE: this n x n array, like the distance matrix, grows with the square of the unit count, so
+        # the search suits a few thousand units, not every ZIP area of the country.
         self.adjacent = np.zeros((n, n), dtype=bool)
         self.adjacent[self.pair_from, self.pair_to] = True
 
