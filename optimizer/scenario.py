@@ -8,6 +8,7 @@ target.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -18,6 +19,8 @@ from optimizer.errors import ConfigError
 
 SIGNALS = ("intent", "icp_fit", "relationship", "engagement")
 BALANCE_METRICS = ("potential", "accounts", "tier_1", "workload")
+# A tolerance above 1000 % lets a rep reach 11 times the target, so it is almost certainly a typo.
+MAX_TOLERANCE = 10.0
 
 
 class _Strict(BaseModel):
@@ -62,15 +65,63 @@ class TierRules(_Strict):
 
 class BalanceRules(_Strict):
     """Hard balance bands: each value is the tolerance around a rep's capacity-weighted target, as a fraction
-    (0.05 means +-5 %); None means the metric is not balanced."""
+    (0.05 means +-5 %) or as a percentage text ("5%"); None means the metric is not balanced.
 
-    potential: float | None = Field(0.05, ge=0, le=10)
-    accounts: float | None = Field(None, ge=0, le=10)
-    tier_1: float | None = Field(None, ge=0, le=10)
-    workload: float | None = Field(None, ge=0, le=10)
+    A bare number of 1 or more is rejected because "potential: 5" would mean +-500 %, and a user who
+    writes it usually means +-5 %. Tolerances of 100 % or more are written as percentages, such as "150%".
+    """
+
+    potential: float | None = Field(0.05, ge=0, le=MAX_TOLERANCE)
+    accounts: float | None = Field(None, ge=0, le=MAX_TOLERANCE)
+    tier_1: float | None = Field(None, ge=0, le=MAX_TOLERANCE)
+    workload: float | None = Field(None, ge=0, le=MAX_TOLERANCE)
     max_account_share: float | None = Field(
         None, gt=0, le=1, description="no account may hold more than this share of its territory's potential"
     )
+
+    @field_validator(*BALANCE_METRICS, mode="before")
+    @classmethod
+    def _tolerance(cls, value: object) -> object:
+        if isinstance(value, bool):
+            raise ValueError("write a fraction or a percentage, such as 0.05 or \"5%\" for +-5 %, or null for no band")
+        if isinstance(value, str):
+            return _percentage(value, example="0.05 or \"5%\" for +-5 %", largest=MAX_TOLERANCE)
+        if isinstance(value, int | float) and value >= 1:
+            return _ambiguous_tolerance(value)
+        return value
+
+    @field_validator("max_account_share", mode="before")
+    @classmethod
+    def _share(cls, value: object) -> object:
+        if isinstance(value, bool):
+            raise ValueError("write a fraction or a percentage, such as 0.2 or \"20%\", or null for no limit")
+        if isinstance(value, str):
+            return _percentage(value, example="0.2 or \"20%\"", largest=1.0)
+        return value
+
+
+_PERCENTAGE = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*%\s*$")
+
+
+def _percentage(text: str, example: str, largest: float) -> float:
+    """Return the fraction that a text such as "5%" names, or raise ValueError with an example.
+
+    The range is checked here, so that the message quotes the percentage as written.
+    """
+    match = _PERCENTAGE.match(text)
+    if match is None:
+        raise ValueError(f"write a fraction or a percentage, such as {example}")
+    fraction = float(match.group(1)) / 100.0
+    if not 0.0 <= fraction <= largest:
+        raise ValueError(f"{text.strip()} is outside 0 % to {largest * 100:g} %; give a percentage in that range")
+    return fraction
+
+
+def _ambiguous_tolerance(value: float) -> float:
+    """Raise ValueError for a bare tolerance of 1 or more, naming both readings of it."""
+    raise ValueError(f"{value:g} would mean +-{value * 100:g} %, as tolerances are fractions of the target "
+                     f"(0.05 means +-5 %); write {value / 100:g} or \"{value:g}%\" for +-{value:g} %, or "
+                     f"\"{value * 100:g}%\" if you mean +-{value * 100:g} %")
 
     def bands(self) -> dict[str, float]:
         return {metric: getattr(self, metric) for metric in BALANCE_METRICS if getattr(self, metric) is not None}
@@ -143,7 +194,8 @@ def scenario_from_dict(data: dict, *, source: str = "scenario") -> Scenario:
             key = ".".join(str(part) for part in item["loc"]) or "(top level)"
             shown = repr(item.get("input"))
             shown = shown if len(shown) <= 80 else shown[:77] + "..."
-            problems.append(f"{key}: {item['msg']} (got {shown})")
+            # pydantic starts the messages of this module's validators with "Value error, ", which adds nothing.
+            problems.append(f"{key}: {item['msg'].removeprefix('Value error, ')} (got {shown})")
         raise ConfigError(f"invalid settings in {source}:\n  - " + "\n  - ".join(problems)) from None
 
 

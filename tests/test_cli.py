@@ -270,6 +270,22 @@ def test_config_not_utf8_is_invalid_input(small_files, tmp_path):
     assert not out.exists()
 
 
+def test_band_of_five_is_invalid_input(small_files, tmp_path):
+    """A bare 5 would mean +-500 %; the run stops with both readings instead of planning a loose band."""
+    accounts, reps = small_files
+    config = tmp_path / "five.yaml"
+    config.write_text("balance:\n  potential: 5\n")
+    out = tmp_path / "plan"
+    completed = territory("plan", "--accounts", str(accounts), "--reps", str(reps), "--out", str(out),
+                          "--config", str(config))
+
+    assert completed.returncode == 2
+    assert 'balance.potential: 5 would mean +-500 %' in completed.stderr
+    assert 'write 0.05 or "5%" for +-5 %' in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert not out.exists()
+
+
 def test_ctrl_c_stops_search_and_writes_nothing(tmp_path):
     """Ctrl-C while CP-SAT searches stops the run with exit code 130 and no files, long before the
     120 s limit. Before, CP-SAT caught the signal itself, so the run went on and wrote its plan."""

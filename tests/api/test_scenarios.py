@@ -30,6 +30,20 @@ def test_invalid_rule_names_key(service: Service, dataset_id: int) -> None:
     assert "balance.potentail" in response.json()["detail"]
 
 
+def test_band_percentage_stored_as_fraction(service: Service, dataset_id: int) -> None:
+    response = service.client.post("/scenarios", headers=service.headers(),
+                                   json={"name": "pct", "dataset_id": dataset_id, "rules": {"balance": {"potential": "4%"}}})
+    assert response.status_code == 201
+    assert response.json()["rules"]["balance"]["potential"] == 0.04
+
+
+def test_bare_band_of_five_is_422(service: Service, dataset_id: int) -> None:
+    response = service.client.post("/scenarios", headers=service.headers(),
+                                   json={"name": "five", "dataset_id": dataset_id, "rules": {"balance": {"potential": 5}}})
+    assert response.status_code == 422
+    assert "balance.potential: 5 would mean +-500 %" in response.json()["detail"]
+
+
 def test_nan_in_rules_is_422(service: Service, dataset_id: int) -> None:
     body = '{"name": "nan", "dataset_id": %d, "rules": {"balance": {"potential": NaN}}}' % dataset_id
     response = service.client.post("/scenarios", headers={**service.headers(), "Content-Type": "application/json"},
