@@ -281,6 +281,8 @@ def format_report(metrics: dict) -> str:
         lines.append("empty territories (no accounts): " + ", ".join(metrics["empty_territories"]))
     if summary["skipped_rows"]:
         lines.append(f"skipped rows: {len(summary['skipped_rows'])} (listed in metrics.json)")
+    lines += [f"note: {note}" for note in solver.get("notes", [])]
+    lines += [f"warning: {warning}" for warning in metrics.get("warnings", [])]
     return "\n".join(lines)
 
 

@@ -23,6 +23,7 @@ from optimizer.errors import ConfigError, InputError, RowIssue, SolverError
 from optimizer.inputs import Inputs, load_inputs
 from optimizer.instance import Instance, build_instance
 from optimizer.metrics import compute_metrics
+from optimizer.outliers import location_warnings
 from optimizer.outputs import write_map_html, write_map_png, write_territories_geojson
 from optimizer.regions import build_territories
 from optimizer.scenario import Scenario
@@ -115,6 +116,9 @@ def plan_from_inputs(inputs: Inputs, scenario: Scenario, progress: Progress | No
     # The limit the run was given; the solver's own share of it is time_limit_s.
     metrics["solver"]["run_time_limit_s"] = scenario.solver.time_limit_s
     metrics["summary"] = _summary(assignments, metrics, inputs)
+    metrics["warnings"] = location_warnings(accounts["account_id"].to_numpy(), accounts["lat"].to_numpy(),
+                                            accounts["lon"].to_numpy(), inputs.reps["rep_id"].to_numpy(),
+                                            inputs.reps["lat"].to_numpy(), inputs.reps["lon"].to_numpy())
     return PlanResult(scenario, inputs, instance, assignments, metrics, solution.report)
 
 

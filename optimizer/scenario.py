@@ -99,6 +99,9 @@ class BalanceRules(_Strict):
             return _percentage(value, example="0.2 or \"20%\"", largest=1.0)
         return value
 
+    def bands(self) -> dict[str, float]:
+        return {metric: getattr(self, metric) for metric in BALANCE_METRICS if getattr(self, metric) is not None}
+
 
 _PERCENTAGE = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*%\s*$")
 
@@ -122,9 +125,6 @@ def _ambiguous_tolerance(value: float) -> float:
     raise ValueError(f"{value:g} would mean +-{value * 100:g} %, as tolerances are fractions of the target "
                      f"(0.05 means +-5 %); write {value / 100:g} or \"{value:g}%\" for +-{value:g} %, or "
                      f"\"{value * 100:g}%\" if you mean +-{value * 100:g} %")
-
-    def bands(self) -> dict[str, float]:
-        return {metric: getattr(self, metric) for metric in BALANCE_METRICS if getattr(self, metric) is not None}
 
 
 class ObjectiveRules(_Strict):

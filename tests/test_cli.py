@@ -270,6 +270,24 @@ def test_config_not_utf8_is_invalid_input(small_files, tmp_path):
     assert not out.exists()
 
 
+def test_flipped_longitude_warned(small_files, tmp_path):
+    """An account typed at longitude +95.37 is planned, and the report names it with the likely fix."""
+    accounts, reps = small_files
+    rows = read_csv(accounts)
+    rows[3]["lon"] = "95.37"
+    write_csv(accounts, rows)
+    out = tmp_path / "plan"
+    completed = territory("plan", "--accounts", str(accounts), "--reps", str(reps), "--out", str(out),
+                          "--time-limit", "10")
+
+    assert completed.returncode == 0, completed.stderr
+    warning = ("account A3 at (29.7600, 95.3700) lies 12,965 km from its nearest rep, R1, while half of the "
+               "accounts lie within 25 km of a rep; with longitude -95.3700 instead of 95.3700 it would lie 0 km "
+               "from the nearest rep; check its coordinates")
+    assert f"warning: {warning}" in completed.stdout
+    assert json.loads((out / "metrics.json").read_text())["warnings"] == [warning]
+
+
 def test_band_of_five_is_invalid_input(small_files, tmp_path):
     """A bare 5 would mean +-500 %; the run stops with both readings instead of planning a loose band."""
     accounts, reps = small_files

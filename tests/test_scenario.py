@@ -51,3 +51,8 @@ def test_yaml_percentage_reads_as_fraction(tmp_path):
     path.write_text("balance:\n  potential: 3%\n  accounts: 10%\n", encoding="utf-8")
     balance = load_scenario(path).balance
     assert (balance.potential, balance.accounts) == (0.03, 0.1)
+
+
+def test_bands_lists_balanced_metrics():
+    balance = scenario_from_dict({"balance": {"potential": "5%", "workload": 0.1}}).balance
+    assert balance.bands() == {"potential": 0.05, "workload": 0.1}
