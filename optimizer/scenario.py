@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator,
+                      model_validator)
 
 from optimizer.errors import ConfigError
 
@@ -97,6 +98,14 @@ class BalanceRules(_Strict):
             raise ValueError("write a fraction or a percentage, such as 0.2 or \"20%\", or null for no limit")
         if isinstance(value, str):
             return _percentage(value, example="0.2 or \"20%\"", largest=1.0)
+        return value
+
+    @field_serializer(*BALANCE_METRICS)
+    def _tolerance_text(self, value: float | None) -> float | str | None:
+        # A dumped scenario is validated again (stored API rules, changed solver settings), so a
+        # tolerance of 100 % or more goes out in the only form that comes back in.
+        if value is not None and value >= 1:
+            return f"{value * 100:.12g}%"
         return value
 
     def bands(self) -> dict[str, float]:

@@ -56,3 +56,12 @@ def test_yaml_percentage_reads_as_fraction(tmp_path):
 def test_bands_lists_balanced_metrics():
     balance = scenario_from_dict({"balance": {"potential": "5%", "workload": 0.1}}).balance
     assert balance.bands() == {"potential": 0.05, "workload": 0.1}
+
+
+@pytest.mark.parametrize("written", ["150%", "100%", "1000%", "110%"])
+def test_wide_band_survives_dump(written):
+    """Stored API rules and changed solver settings validate a dumped scenario again."""
+    scenario = scenario_from_dict({"balance": {"potential": written}})
+    again = scenario_from_dict(scenario.model_dump(mode="json"))
+    assert again.balance.potential == scenario.balance.potential
+    assert scenario.with_solver(time_limit_s=5.0).balance.potential == scenario.balance.potential

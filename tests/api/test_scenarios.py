@@ -37,6 +37,13 @@ def test_band_percentage_stored_as_fraction(service: Service, dataset_id: int) -
     assert response.json()["rules"]["balance"]["potential"] == 0.04
 
 
+def test_wide_band_stored_as_percentage(service: Service, dataset_id: int) -> None:
+    response = service.client.post("/scenarios", headers=service.headers(),
+                                   json={"name": "wide", "dataset_id": dataset_id, "rules": {"balance": {"potential": "150%"}}})
+    assert response.status_code == 201
+    assert response.json()["rules"]["balance"]["potential"] == "150%"
+
+
 def test_bare_band_of_five_is_422(service: Service, dataset_id: int) -> None:
     response = service.client.post("/scenarios", headers=service.headers(),
                                    json={"name": "five", "dataset_id": dataset_id, "rules": {"balance": {"potential": 5}}})
