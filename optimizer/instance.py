@@ -116,6 +116,20 @@ class Instance:
             base = self.distance_weight[accounts] * distance_km
         return base + np.where(moved, self.move_penalty[accounts], 0.0)
 
+    def rounding_slack(self) -> float:
+        """Return how far, in scaled cost units, a plan's real cost times COST_SCALE can fall below its
+        integer cost: each pair cost is rounded to the nearest integer, so at most 0.5 per account.
+
+        The slack is 0 when every cost is already a whole number of scaled units (a cost matrix of such
+        values and no distance term), as in the generalized assignment benchmarks.
+        """
+        if self.cost_matrix is not None:
+            values = np.concatenate([self.cost_matrix.ravel(), self.move_penalty])
+            scaled = values * COST_SCALE
+            if np.array_equal(scaled, np.rint(scaled)):
+                return 0.0
+        return 0.5 * self.account_count
+
     def pair_cost_lower_bound(self, accounts: np.ndarray, reps: np.ndarray) -> np.ndarray:
         """Return a lower bound on pair_cost that needs no geodesic computation (for pricing)."""
         if self.cost_matrix is not None:

@@ -128,6 +128,15 @@ def test_unreadable_file_raises(tmp_path):
         read_units(path)
 
 
+def test_binary_file_raises_not_text(tmp_path):
+    """GDAL reads any file as CSV, and pandas then fails on bytes that are not UTF-8."""
+    path = tmp_path / "garbage.csv"
+    path.write_bytes(b"ab,cd\n\xfc\x9d,1\n")
+
+    with pytest.raises(InputError, match=r"garbage.csv: cannot be read as .*: it is binary data, or text that is not UTF-8 \(byte 0xfc\)"):
+        read_units(path)
+
+
 def test_projected_geopackage_read_as_lonlat(tmp_path):
     path = write_units(tmp_path, {"a": box(-93.0, 41.0, -92.0, 42.0)}, name="units.gpkg", crs="EPSG:5070")
 

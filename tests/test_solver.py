@@ -96,6 +96,22 @@ def test_distances_are_geodesic_km():
     assert distances["a4"] == pytest.approx(4.0, abs=1e-3)
 
 
+def test_bound_allows_for_cost_rounding():
+    """Each account costs 1.06 hour-km, 11 tenths once rounded: the integer bound 3.3 lies above the real
+    cost 3.18, so the stated bound subtracts half a tenth per account: 3.3 - 0.15 = 3.15."""
+    here = point_at(1.06)
+    accounts = [{"account_id": f"a{k}", "lat": here[0], "lon": here[1], "workload_hours": 1.0} for k in range(3)]
+    result = solve_inputs(accounts, [{"rep_id": "R1"}], make_scenario(balance={"potential": None}))
+    report = result.solver
+
+    assert report.objective == pytest.approx(3.18)
+    assert report.lower_bound == pytest.approx(3.15)
+    assert report.gap == pytest.approx(0.03 / 3.18)
+    assert report.status == "optimal"
+    assert report.notes[0] == ("optimal for pair costs rounded to 1/10 hour-km; the lower bound allows for that "
+                               "rounding, up to 0.05 hour-km per account")
+
+
 def test_move_penalty_keeps_current_owner():
     # Two reps at the same home base: only the move penalty decides, so no account moves.
     accounts = [{"account_id": f"a{i}", "current_owner": owner} for i, owner in enumerate(["R1", "R1", "R2", "R2"])]

@@ -18,6 +18,7 @@ report:
 from __future__ import annotations
 
 import logging
+import warnings
 import math
 from collections import defaultdict
 from collections.abc import Sequence
@@ -277,7 +278,10 @@ def _read_frame(source: str | Path | geopandas.GeoDataFrame, layer: str | None) 
                              summary="cannot read the unit layer")
 
     try:
-        layer_names = [str(row[0]) for row in pyogrio.list_layers(text)]
+        with warnings.catch_warnings():
+            # GDAL guesses the separator of any text file it reads as CSV, and warns when it is unsure.
+            warnings.filterwarnings("ignore", message="Selecting .* as CSV field separator")
+            layer_names = [str(row[0]) for row in pyogrio.list_layers(text)]
     except pyogrio.errors.DataSourceError as error:
         raise InputError([RowIssue(name, None, "", "", f"cannot be read as {SUPPORTED_FORMATS}: {error}")],
                          summary="cannot read the unit layer") from error
@@ -291,9 +295,17 @@ def _read_frame(source: str | Path | geopandas.GeoDataFrame, layer: str | None) 
                          summary="cannot read the unit layer")
 
     try:
-        frame = geopandas.read_file(text, layer=layer)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Selecting .* as CSV field separator")
+            frame = geopandas.read_file(text, layer=layer)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as error:
         raise InputError([RowIssue(name, None, "", "", f"cannot be read as {SUPPORTED_FORMATS}: {error}")],
+                         summary="cannot read the unit layer") from error
+    except UnicodeDecodeError as error:
+        # GDAL opens any file as a CSV table, so bytes that are not text fail only when pandas decodes them.
+        raise InputError([RowIssue(name, None, "", "", f"cannot be read as {SUPPORTED_FORMATS}: it is binary "
+                                                       f"data, or text that is not UTF-8 (byte "
+                                                       f"0x{error.object[error.start]:02x})")],
                          summary="cannot read the unit layer") from error
     if not isinstance(frame, geopandas.GeoDataFrame) or frame.geometry.isna().all():
         # GDAL reads a CSV or a table without geometry as plain rows.

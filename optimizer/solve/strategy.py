@@ -96,7 +96,7 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
 
     pairs = nearest_candidates(instance, settings.candidates_per_account)
     lp_budget = max(0.5, (deadline - time.monotonic()) * LP_SHARE_OF_TIME)
-    _report(progress, "relaxation", started, None, None)
+    _report(progress, instance, "relaxation", started, None, None)
     # Infeasible here means over every eligible pair: the relaxation prices in whatever pairs reduce
     # the violation before it concludes.
     relaxation = solve_relaxation(instance, pairs, lp_budget)
@@ -113,7 +113,7 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
         cheapest = cheapest_pair_bound(instance)
         if lower_bound is None or cheapest > lower_bound:
             lower_bound, bound_source = cheapest, "each account at its cheapest eligible rep"
-    _report(progress, "search", started, None, lower_bound)
+    _report(progress, instance, "search", started, None, lower_bound)
     fallback = None
     if relaxation.bound is not None:
         rounded = _round_relaxation(instance, relaxation.pairs, relaxation.values)
@@ -126,7 +126,7 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
         search_deadline = time.monotonic() + share * (deadline - time.monotonic())
         work = settings.time_limit_s * WORK_PER_SECOND if settings.repeatable else None
         result, search_pairs = _widening_search(instance, relaxation, rounded, fallback, settings, search_deadline,
-                                                _with_bound(progress, lower_bound, started), lagrangian,
+                                                _with_bound(progress, instance, lower_bound, started), lagrangian,
                                                 None if work is None else work * share)
         if result.rep_of is None and check_plan(instance, fallback).ok:
             # CP-SAT found nothing in its share, but the repaired rounding keeps every rule: the groups
@@ -136,7 +136,7 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
         elif result.rep_of is None and result.status != "infeasible" and deadline - time.monotonic() > 1.0:
             # No plan within the first search's share: it gets the rest of the time instead of the groups.
             result, search_pairs = _widening_search(instance, relaxation, rounded, fallback, settings, deadline,
-                                                    _with_bound(progress, lower_bound, started), lagrangian,
+                                                    _with_bound(progress, instance, lower_bound, started), lagrangian,
                                                     None if work is None else work * (1 - FIRST_SEARCH_SHARE))
         # This check runs before the groups take the rest of the time. CP-SAT's bound over its pairs is
         # valid for every plan once no pair outside them could improve this plan, and later gains keep it so.
@@ -148,7 +148,7 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
             improved = improve_by_groups(instance, result.rep_of, relaxation.pairs, deadline=deadline,
                                          seed=settings.seed, workers=settings.workers,
                                          work_limit=None if work is None else work * (1 - FIRST_SEARCH_SHARE),
-                                         progress=_with_bound(progress, lower_bound, started))
+                                         progress=_with_bound(progress, instance, lower_bound, started))
             if improved.objective < result.objective:
                 result = CpSatResult(result.status if result.status != "optimal" else "feasible", improved.rep_of,
                                      improved.objective, result.bound, result.time_s, result.deterministic_time)
@@ -156,14 +156,14 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
         search_pairs = relaxation.pairs
         result = solve_cpsat(instance, search_pairs, hint=None, time_limit_s=deadline - time.monotonic(),
                              deterministic_limit=None, seed=settings.seed, workers=settings.workers,
-                             progress=_with_bound(progress, lower_bound, started))
+                             progress=_with_bound(progress, instance, lower_bound, started))
     if result.rep_of is None and result.status == "infeasible":
         # The search pairs hold no plan; only a search over every eligible pair can prove there is none.
         search_pairs = _all_eligible_pairs(instance)
         if search_pairs is not None:
             result = solve_cpsat(instance, search_pairs, hint=None, time_limit_s=deadline - time.monotonic(),
                                  deterministic_limit=None, seed=settings.seed, workers=settings.workers,
-                                 progress=_with_bound(progress, lower_bound, started))
+                                 progress=_with_bound(progress, instance, lower_bound, started))
             if result.status == "infeasible":
                 raise InfeasibleError(*_explain_integer_infeasible(instance, deadline))
     if result.rep_of is None:
@@ -176,17 +176,22 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
 
     pairs = Pairs.build(instance, np.arange(instance.account_count), result.rep_of)
     objective = float(instance.pair_cost(pairs.account, pairs.rep, pairs.distance_km).sum())
-    bound_real = lower_bound / COST_SCALE if lower_bound is not None else None
+    # The bound holds for the integer (rounded) pair costs; the rounding slack makes it hold for real costs.
+    bound_real = _real_bound(instance, lower_bound)
     gap = None
-    if lower_bound is not None:
-        gap = 0.0 if result.objective <= 0 else max(0.0, (result.objective - lower_bound) / result.objective)
-    status = "optimal" if gap is not None and gap <= 1e-9 else "feasible"
+    if bound_real is not None:
+        gap = 0.0 if objective <= 0 else max(0.0, (objective - bound_real) / objective)
+    # Optimal means proven optimal for the rounded costs CP-SAT works with.
+    status = "optimal" if lower_bound is not None and result.objective <= lower_bound else "feasible"
     report = SolverReport(
         status=status, objective=round(objective, 3), objective_unit=instance.objective_unit,
         lower_bound=bound_real, gap=gap, time_s=time.monotonic() - started, time_limit_s=settings.time_limit_s,
         lp_time_s=relaxation.time_s, seed=settings.seed, workers=settings.workers, version=ortools.__version__,
         candidate_pairs=len(search_pairs), pricing_rounds=relaxation.rounds, bound_source=bound_source,
     )
+    if status == "optimal" and gap:
+        report.notes.append(f"optimal for pair costs rounded to 1/{COST_SCALE} {instance.objective_unit}; the lower "
+                            f"bound allows for that rounding, up to 0.05 {instance.objective_unit} per account")
     if relaxation.bound is None:
         report.notes.append("the LP relaxation did not finish within its share of the time limit, so no bound is "
                             "proven; give a longer time limit")
@@ -199,6 +204,16 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
 
 
 SEARCHED_BOUND = "CP-SAT over every pair that could improve the plan"
+
+
+def _real_bound(instance: Instance, bound: float | None) -> float | None:
+    """Return an integer-cost bound in real objective units, lowered by the rounding of pair costs.
+
+    Every pair cost is 0 or more, so 0 bounds every plan as well.
+    """
+    if bound is None:
+        return None
+    return max(0.0, (bound - instance.rounding_slack()) / COST_SCALE)
 
 
 def _searched_bound(instance: Instance, relaxation: Relaxation, result: CpSatResult, search_pairs: Pairs,
@@ -340,13 +355,14 @@ def _search_pairs(instance: Instance, relaxation: Relaxation, hint: np.ndarray, 
     return chosen
 
 
-def _report(progress: Progress | None, phase: str, started: float, objective, bound) -> None:
+def _report(progress: Progress | None, instance: Instance, phase: str, started: float, objective, bound) -> None:
     if progress is not None:
         progress({"phase": phase, "elapsed_s": time.monotonic() - started, "objective": objective,
-                  "bound": bound / COST_SCALE if bound is not None else None})
+                  "bound": _real_bound(instance, bound)})
 
 
-def _with_bound(progress: Progress | None, lower_bound: int | None, started: float) -> Progress | None:
+def _with_bound(progress: Progress | None, instance: Instance, lower_bound: int | None,
+                started: float) -> Progress | None:
     """Wrap `progress` so that CP-SAT's events carry real objective units and the LP bound.
 
     CP-SAT's own bound covers only the pairs it searches. It is shown only for events marked
@@ -362,7 +378,7 @@ def _with_bound(progress: Progress | None, lower_bound: int | None, started: flo
         objective = event.get("objective")
         progress({**event, "elapsed_s": time.monotonic() - started,
                   "objective": objective / COST_SCALE if objective is not None else None,
-                  "bound": bound / COST_SCALE if bound is not None else None})
+                  "bound": _real_bound(instance, bound)})
 
     return report
 
