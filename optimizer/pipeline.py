@@ -96,7 +96,8 @@ def plan_from_inputs(inputs: Inputs, scenario: Scenario, progress: Progress | No
         left = settings.time_limit_s - spent - OUTPUT_SECONDS - OUTPUT_SECONDS_PER_ACCOUNT * len(accounts)
         if left < MIN_SOLVE_SECONDS:
             notes.append(f"the time limit of {settings.time_limit_s:g} s left {max(left, 0.0):.1f} s for the solver "
-                         f"after loading; it ran {MIN_SOLVE_SECONDS:g} s, so the run took longer than asked")
+                         f"after loading; the solver was allowed {MIN_SOLVE_SECONDS:g} s instead, so the run may take "
+                         "longer than the limit")
             logger.warning(notes[-1])
         settings = settings.model_copy(update={"time_limit_s": max(MIN_SOLVE_SECONDS, left)})
         logger.info("time limit %g s: %.1f s spent loading, %.1f s left for the solver", scenario.solver.time_limit_s,

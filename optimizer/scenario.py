@@ -37,6 +37,13 @@ class ScoringRules(_Strict):
     relationship: float = Field(0.1, ge=0, description="weight of the relationship strength (0-100)")
     engagement: float = Field(0.05, ge=0, description="weight of the engagement score (0-100)")
 
+    @model_validator(mode="after")
+    def _some_weight(self) -> ScoringRules:
+        if not any((self.potential, self.intent, self.icp_fit, self.relationship, self.engagement)):
+            raise ValueError("every scoring weight is 0, so no score can rank the accounts; give at least one "
+                             "weight above 0, such as potential: 1")
+        return self
+
 
 class TierRules(_Strict):
     """Rules that turn scores into tiers and tiers into workload hours."""

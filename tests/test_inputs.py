@@ -257,6 +257,15 @@ def test_column_map_to_missing_header(tmp_path):
     )
 
 
+def test_column_map_to_unknown_name(tmp_path):
+    issues = issues_of(tmp_path, account_row(), rep_columns={"capacity": "Hours"})
+    assert issues == [
+        "--rep-column capacity=Hours: 'capacity' is not a column of the rep schema; did you mean 'capacity_hours'? "
+        "the columns are rep_id, name, lat, lon, postal_code, city, state, country, capacity_hours, max_accounts, "
+        "industries"
+    ]
+
+
 def test_unsupported_format(tmp_path):
     with pytest.raises(InputError) as raised:
         read_table(write(tmp_path, "accounts.xls", "x"))

@@ -65,3 +65,9 @@ def test_wide_band_survives_dump(written):
     again = scenario_from_dict(scenario.model_dump(mode="json"))
     assert again.balance.potential == scenario.balance.potential
     assert scenario.with_solver(time_limit_s=5.0).balance.potential == scenario.balance.potential
+
+
+def test_all_scoring_weights_zero_rejected():
+    weights = {"potential": 0, "intent": 0, "icp_fit": 0, "relationship": 0, "engagement": 0}
+    with pytest.raises(ConfigError, match="scoring: every scoring weight is 0, so no score can rank the accounts"):
+        scenario_from_dict({"scoring": weights})

@@ -24,6 +24,7 @@ Rules that are a choice rather than a format:
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
 import re
@@ -50,6 +51,8 @@ REP_COLUMNS = (
     "max_accounts", "industries", "located_by", "location_note", "row",
 )
 _LOCATION_COLUMNS = ("lat", "lon", "postal_code", "city")
+# Columns the reader adds itself; no input column maps onto them.
+_DERIVED_COLUMNS = ("located_by", "location_note", "row")
 _KNOWN_IDS_SHOWN = 5
 
 
@@ -121,6 +124,9 @@ def load_accounts(
     name reps of a roster not given here. Raises InputError as load_inputs does.
     """
     path = Path(accounts_path)
+    issues = _mapping_issues(account_columns, "account")
+    if issues:
+        raise InputError(issues, f"{len(issues)} problem(s) with the column names given")
     table = read_table(path, column_map=account_columns)
     issues = _column_issues(table, path.name, "account")
     if issues:
@@ -181,6 +187,11 @@ def _read_tables(
     issues: list[RowIssue] = []
     tables = []
     for path, column_map, kind in ((accounts_path, account_columns, "account"), (reps_path, rep_columns, "rep")):
+        unknown = _mapping_issues(column_map, kind)
+        if unknown:
+            # Each unknown name is reported once, here, and not again as a header the file lacks.
+            issues += unknown
+            column_map = {name: header for name, header in column_map.items() if name in _schema(kind)}
         try:
             table = read_table(path, column_map=column_map)
         except InputError as error:
@@ -192,6 +203,27 @@ def _read_tables(
     if issues:
         raise InputError(issues, f"{len(issues)} problem(s) with the columns of the input files")
     return tables[0], tables[1]
+
+
+def _schema(kind: str) -> list[str]:
+    """Return the columns an input file of `kind` ("account" or "rep") may have."""
+    return [column for column in (ACCOUNT_COLUMNS if kind == "account" else REP_COLUMNS)
+            if column not in _DERIVED_COLUMNS]
+
+
+def _mapping_issues(column_map: Mapping[str, str] | None, kind: str) -> list[RowIssue]:
+    """Return an issue for each mapped name that is not a column of the schema of `kind`."""
+    schema = _schema(kind)
+    issues = []
+    for name in column_map or {}:
+        if name in schema:
+            continue
+        close = difflib.get_close_matches(name, schema, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        issues.append(RowIssue(f"--{kind}-column {name}={column_map[name]}", None, "", "",
+                               f"{name!r} is not a column of the {kind} schema; {hint}the columns are "
+                               f"{', '.join(schema)}"))
+    return issues
 
 
 def _column_issues(table: pd.DataFrame, file: str, kind: str) -> list[RowIssue]:
