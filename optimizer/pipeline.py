@@ -6,6 +6,7 @@ solve -> validate without the solver -> metrics -> territory polygons -> files.
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ import geopandas
 import numpy as np
 import pandas as pd
 
-from optimizer.errors import ConfigError, InputError, RowIssue, SolverError
+from optimizer.errors import ConfigError, InfeasibleError, InputError, RowIssue, SolverError
 from optimizer.inputs import Inputs, load_inputs
 from optimizer.instance import Instance, build_instance
 from optimizer.metrics import compute_metrics
@@ -43,6 +44,8 @@ OUTPUT_SECONDS_PER_ACCOUNT = 1.5e-4
 # Lists the files of the last run written into an output folder (see write_staged).
 MANIFEST = ".territory-files"
 MIN_SOLVE_SECONDS = 5.0
+# Warnings name at most this many accounts and count the rest.
+NAMED_ACCOUNTS = 5
 # Repeatable runs count loading by this estimate instead of the clock, so their work limit depends on
 # the input alone (about 3 s for 20,000 accounts with coordinates on a 2-core machine).
 LOAD_SECONDS = 2.0
@@ -85,6 +88,7 @@ def plan_from_inputs(inputs: Inputs, scenario: Scenario, progress: Progress | No
     """
     check_not_empty(inputs)
     accounts = prepare_accounts(inputs, scenario)
+    warnings = unlocated_warnings(accounts) + industry_warnings(accounts, inputs.reps)
     instance = build_instance(accounts, inputs.reps, scenario)
     settings = scenario.solver
     notes = []
@@ -102,7 +106,11 @@ def plan_from_inputs(inputs: Inputs, scenario: Scenario, progress: Progress | No
         settings = settings.model_copy(update={"time_limit_s": max(MIN_SOLVE_SECONDS, left)})
         logger.info("time limit %g s: %.1f s spent loading, %.1f s left for the solver", scenario.solver.time_limit_s,
                     spent, settings.time_limit_s)
-    solution = solve(instance, settings, progress)
+    try:
+        solution = solve(instance, settings, progress)
+    except InfeasibleError as error:
+        # A misspelt industry often makes a specialist's band unreachable; name it beside the cause.
+        raise InfeasibleError(error.causes + warnings, error.relaxations) from None
     solution.report.notes.extend(notes)
 
     check = check_plan(instance, solution.rep_of)
@@ -117,10 +125,45 @@ def plan_from_inputs(inputs: Inputs, scenario: Scenario, progress: Progress | No
     # The limit the run was given; the solver's own share of it is time_limit_s.
     metrics["solver"]["run_time_limit_s"] = scenario.solver.time_limit_s
     metrics["summary"] = _summary(assignments, metrics, inputs)
-    metrics["warnings"] = location_warnings(accounts["account_id"].to_numpy(), accounts["lat"].to_numpy(),
+    metrics["warnings"] = warnings + location_warnings(accounts["account_id"].to_numpy(), accounts["lat"].to_numpy(),
                                             accounts["lon"].to_numpy(), inputs.reps["rep_id"].to_numpy(),
                                             inputs.reps["lat"].to_numpy(), inputs.reps["lon"].to_numpy())
     return PlanResult(scenario, inputs, instance, assignments, metrics, solution.report)
+
+
+def unlocated_warnings(accounts: pd.DataFrame) -> list[str]:
+    """Return one warning that names the accounts left out of the plan because they could not be located."""
+    missing = accounts[accounts["lat"].isna() | accounts["lon"].isna()]
+    if missing.empty:
+        return []
+    notes = missing["location_note"] if "location_note" in missing else pd.Series("", index=missing.index)
+    named = [f"{account_id} ({note or 'no coordinates, postal code or city'})"
+             for account_id, note in zip(missing["account_id"][:NAMED_ACCOUNTS], notes[:NAMED_ACCOUNTS], strict=True)]
+    more = f" and {len(missing) - NAMED_ACCOUNTS:,} more" if len(missing) > NAMED_ACCOUNTS else ""
+    if len(missing) == 1:
+        head, tail = "1 account could not be located and is left out of the plan", "marks it not_located"
+    else:
+        head = f"{len(missing):,} accounts could not be located and are left out of the plan"
+        tail = "marks them not_located"
+    warning = f"{head}: {', '.join(named)}{more}; assignments.csv {tail}"
+    logger.warning(warning)
+    return [warning]
+
+
+def industry_warnings(accounts: pd.DataFrame, reps: pd.DataFrame) -> list[str]:
+    """Return a warning for each industry that a rep covers but no account has, with the closest one."""
+    known = sorted({str(value) for value in accounts["industry"].fillna("") if str(value)})
+    warnings = []
+    for rep_id, covered in zip(reps["rep_id"], reps["industries"], strict=True):
+        for name in covered:
+            if name in known:
+                continue
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else " (industry names must match exactly)"
+            warnings.append(f"rep {rep_id} covers industry {name!r}, which no account has{hint}")
+    for warning in warnings:
+        logger.warning(warning)
+    return warnings
 
 
 def check_not_empty(inputs: Inputs) -> None:

@@ -285,7 +285,11 @@ def test_flipped_longitude_warned(small_files, tmp_path):
                "accounts lie within 25 km of a rep; with longitude -95.3700 instead of 95.3700 it would lie 0 km "
                "from the nearest rep; check its coordinates")
     assert f"warning: {warning}" in completed.stdout
-    assert json.loads((out / "metrics.json").read_text())["warnings"] == [warning]
+    assert json.loads((out / "metrics.json").read_text())["warnings"] == [
+        "1 account could not be located and is left out of the plan: A4 (city 'Atlantis' not found in TX); "
+        "assignments.csv marks it not_located",
+        warning,
+    ]
 
 
 def test_band_of_five_is_invalid_input(small_files, tmp_path):

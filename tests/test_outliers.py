@@ -1,12 +1,14 @@
-"""Warnings about accounts and reps far from the rest of the plan, with the likely typing error."""
+"""Warnings about accounts and reps far from the rest of the plan, and about accounts not located."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from optimizer.geodesy import geodesic_km
 from optimizer.outliers import FAR_MIN_KM, location_warnings
+from optimizer.pipeline import unlocated_warnings
 from tests.plan_fixtures import HOME, point_at
 
 REP_EAST = point_at(100.0, azimuth=90.0)
@@ -76,3 +78,13 @@ def test_many_far_accounts_counted():
 def test_unlocated_accounts_ignored():
     warnings = location_warnings(["A1", "A2"], [HOME[0], np.nan], [HOME[1], np.nan], ["R1"], [HOME[0]], [HOME[1]])
     assert warnings == []
+
+
+def test_unlocated_accounts_named_then_counted():
+    accounts = pd.DataFrame({"account_id": [f"A{k}" for k in range(1, 8)], "lat": [np.nan] * 7, "lon": [np.nan] * 7,
+                             "location_note": ["postal code '00000' not found"] + [""] * 6})
+    assert unlocated_warnings(accounts) == [
+        "7 accounts could not be located and are left out of the plan: A1 (postal code '00000' not found), "
+        "A2 (no coordinates, postal code or city), A3 (no coordinates, postal code or city), A4 (no coordinates, "
+        "postal code or city), A5 (no coordinates, postal code or city) and 2 more; assignments.csv marks them "
+        "not_located"]

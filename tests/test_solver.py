@@ -112,6 +112,25 @@ def test_bound_allows_for_cost_rounding():
                                "rounding, up to 0.05 hour-km per account")
 
 
+def test_misspelt_rep_industry_warned():
+    accounts = [{"account_id": "h1", "industry": "Health"}, {"account_id": "g1", "industry": "Government"}]
+    reps = [{"rep_id": "R1", "industries": ("Helth", "Government")}, {"rep_id": "R2"}]
+    result = solve_inputs(accounts, reps, make_scenario(balance={"potential": None}))
+
+    assert result.metrics["warnings"] == ["rep R1 covers industry 'Helth', which no account has; did you mean 'Health'?"]
+    assert territory(result, "R2") == ["h1"]
+
+
+def test_misspelt_industry_named_when_infeasible():
+    """R1 may take only Government accounts, so the potential band cannot hold; the typo is named beside it."""
+    accounts = [{"account_id": "h1", "industry": "Health"}, {"account_id": "h2", "industry": "Health"}]
+    reps = [{"rep_id": "R1", "industries": ("Helth",)}, {"rep_id": "R2"}]
+    with pytest.raises(InfeasibleError) as raised:
+        solve_inputs(accounts, reps, make_scenario())
+
+    assert raised.value.causes[-1] == "rep R1 covers industry 'Helth', which no account has; did you mean 'Health'?"
+
+
 def test_move_penalty_keeps_current_owner():
     # Two reps at the same home base: only the move penalty decides, so no account moves.
     accounts = [{"account_id": f"a{i}", "current_owner": owner} for i, owner in enumerate(["R1", "R1", "R2", "R2"])]
