@@ -59,19 +59,54 @@ def location_warnings(account_ids, account_lat, account_lon, rep_ids, rep_lat, r
     median_km = float(np.median(nearest_rep_km))
     limit = max(FAR_MIN_KM, FAR_FACTOR * median_km)
     nearest_account_km, _ = _nearest(account_tree, account_lat, account_lon, rep_lat, rep_lon)
+    context = f"half of the accounts lie within {median_km:,.0f} km of a rep"
 
-    warnings = _warnings("account", account_ids, account_lat, account_lon, nearest_rep_km, limit, median_km,
+    warnings = _warnings("account", account_ids, account_lat, account_lon, nearest_rep_km, limit, context,
                          lambda k: f"its nearest rep, {rep_ids[nearest_rep[k]]}",
                          "rep", rep_tree, rep_lat, rep_lon)
-    warnings += _warnings("rep", rep_ids, rep_lat, rep_lon, nearest_account_km, limit, median_km,
+    warnings += _warnings("rep", rep_ids, rep_lat, rep_lon, nearest_account_km, limit, context,
                           lambda k: "its nearest account",
                           "account", account_tree, account_lat, account_lon)
+    # A rep based on a wrong account (as `territory bases` may suggest) lies next to it, so the accounts
+    # are also checked against each other. Those named above are not named twice.
+    named = nearest_rep_km > limit
+    warnings += _isolated(account_ids, account_lat, account_lon, account_tree, named)
+    # The caller shows the warnings (metrics.json, the command's report), so the log keeps them at info.
     for warning in warnings:
-        logger.warning(warning)
+        logger.info(warning)
     return warnings
 
 
-def _warnings(kind, ids, lat, lon, distance_km, limit, median_km, nearest_text, other_kind, other_tree, other_lat,
+def isolated_account_warnings(account_ids, account_lat, account_lon) -> list[str]:
+    """Return one warning per account that lies far from every other account (for plans without reps yet)."""
+    account_lat, account_lon = np.asarray(account_lat, dtype=float), np.asarray(account_lon, dtype=float)
+    located = np.flatnonzero(np.isfinite(account_lat) & np.isfinite(account_lon))
+    account_ids = [str(account_ids[k]) for k in located]
+    account_lat, account_lon = account_lat[located], account_lon[located]
+    warnings = _isolated(account_ids, account_lat, account_lon, _tree(account_lat, account_lon),
+                         np.zeros(len(located), dtype=bool))
+    for warning in warnings:
+        logger.info(warning)
+    return warnings
+
+
+def _isolated(ids, lat, lon, tree: cKDTree, skip: np.ndarray) -> list[str]:
+    """Return the warnings of the accounts, other than those in `skip`, far from every other account."""
+    if len(ids) < 2:
+        return []
+    _, index = tree.query(_unit_vectors(lat, lon), k=2)
+    # The first neighbour of each point is normally the point itself; a duplicate location may come first.
+    other = np.where(index[:, 0] == np.arange(len(ids)), index[:, 1], index[:, 0])
+    distance_km = geodesic_km(lat, lon, lat[other], lon[other])
+    median_km = float(np.median(distance_km))
+    limit = max(FAR_MIN_KM, FAR_FACTOR * median_km)
+    distance_km = np.where(skip, 0.0, distance_km)
+    return _warnings("account", ids, lat, lon, distance_km, limit,
+                     f"half of the accounts lie within {median_km:,.0f} km of another account",
+                     lambda k: f"its nearest other account, {ids[other[k]]}", "account", tree, lat, lon)
+
+
+def _warnings(kind, ids, lat, lon, distance_km, limit, context, nearest_text, other_kind, other_tree, other_lat,
               other_lon) -> list[str]:
     """Return the warnings of the points of one kind that lie more than `limit` km from every other point."""
     far = np.flatnonzero(distance_km > limit)
@@ -79,7 +114,7 @@ def _warnings(kind, ids, lat, lon, distance_km, limit, median_km, nearest_text, 
     warnings = []
     for k in far[:NAMED_POINTS]:
         text = (f"{kind} {ids[k]} at ({lat[k]:.4f}, {lon[k]:.4f}) lies {distance_km[k]:,.0f} km from "
-                f"{nearest_text(k)}, while half of the accounts lie within {median_km:,.0f} km of a rep")
+                f"{nearest_text(k)}, while {context}")
         fix = _likely_fix(lat[k], lon[k], limit, other_tree, other_lat, other_lon)
         if fix is not None:
             fixed_km = _nearest(other_tree, other_lat, other_lon, np.array([fix.lat]), np.array([fix.lon]))[0][0]

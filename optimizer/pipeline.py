@@ -88,7 +88,8 @@ def plan_from_inputs(inputs: Inputs, scenario: Scenario, progress: Progress | No
     """
     check_not_empty(inputs)
     accounts = prepare_accounts(inputs, scenario)
-    warnings = unlocated_warnings(accounts) + industry_warnings(accounts, inputs.reps)
+    industries = industry_warnings(accounts, inputs.reps)
+    warnings = unlocated_warnings(accounts) + industries
     instance = build_instance(accounts, inputs.reps, scenario)
     settings = scenario.solver
     notes = []
@@ -110,7 +111,7 @@ def plan_from_inputs(inputs: Inputs, scenario: Scenario, progress: Progress | No
         solution = solve(instance, settings, progress)
     except InfeasibleError as error:
         # A misspelt industry often makes a specialist's band unreachable; name it beside the cause.
-        raise InfeasibleError(error.causes + warnings, error.relaxations) from None
+        raise InfeasibleError(error.causes + industries, error.relaxations) from None
     solution.report.notes.extend(notes)
 
     check = check_plan(instance, solution.rep_of)
@@ -146,7 +147,7 @@ def unlocated_warnings(accounts: pd.DataFrame) -> list[str]:
         head = f"{len(missing):,} accounts could not be located and are left out of the plan"
         tail = "marks them not_located"
     warning = f"{head}: {', '.join(named)}{more}; assignments.csv {tail}"
-    logger.warning(warning)
+    logger.info(warning)
     return [warning]
 
 
@@ -162,7 +163,7 @@ def industry_warnings(accounts: pd.DataFrame, reps: pd.DataFrame) -> list[str]:
             hint = f"; did you mean {close[0]!r}?" if close else " (industry names must match exactly)"
             warnings.append(f"rep {rep_id} covers industry {name!r}, which no account has{hint}")
     for warning in warnings:
-        logger.warning(warning)
+        logger.info(warning)
     return warnings
 
 

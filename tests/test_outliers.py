@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from optimizer.geodesy import geodesic_km
-from optimizer.outliers import FAR_MIN_KM, location_warnings
+from optimizer.outliers import FAR_MIN_KM, isolated_account_warnings, location_warnings
 from optimizer.pipeline import unlocated_warnings
 from tests.plan_fixtures import HOME, point_at
 
@@ -47,6 +47,26 @@ def test_swapped_rep_coordinates_named_with_fix():
     assert warnings[0].startswith("rep R2 at (13.4050, 52.5200) lies ")
     assert warnings[0].endswith("; with latitude and longitude swapped it would lie 10 km from the nearest account; "
                                 "check its coordinates")
+
+
+def test_rep_on_wrong_account_still_named():
+    """A rep based on the wrong account lies next to it, so only the other accounts reveal it."""
+    flipped = (HOME[0], -HOME[1])
+    accounts = [point_at(10.0), point_at(20.0), point_at(30.0), flipped]
+    far_km = geodesic_km(*flipped, *point_at(30.0))
+    warnings = warnings_for(accounts, [HOME, flipped])
+
+    assert warnings == [f"account A4 at (40.0000, 100.0000) lies {far_km:,.0f} km from its nearest other account, A3, "
+                        "while half of the accounts lie within 10 km of another account; with longitude -100.0000 "
+                        "instead of 100.0000 it would lie 10 km from the nearest account; check its coordinates"]
+
+
+def test_isolated_account_without_reps():
+    flipped = (HOME[0], -HOME[1])
+    warnings = isolated_account_warnings(["A1", "A2", "A3"], [HOME[0], point_at(10.0)[0], flipped[0]],
+                                         [HOME[1], point_at(10.0)[1], flipped[1]])
+    assert len(warnings) == 1
+    assert warnings[0].startswith("account A3 at (40.0000, 100.0000) lies ")
 
 
 def test_far_point_without_fix_still_named():

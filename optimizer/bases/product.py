@@ -28,6 +28,7 @@ from optimizer.bases.sites import candidate_sites
 from optimizer.errors import ConfigError, InputError, RowIssue
 from optimizer.geodesy import SPHERICAL_LOWER_FACTOR, geodesic_km, spherical_km
 from optimizer.inputs import Inputs, load_accounts, load_inputs
+from optimizer.outliers import isolated_account_warnings
 from optimizer.pipeline import check_not_empty, check_out_dir, prepare_accounts, write_staged
 from optimizer.scenario import Scenario, SolverSettings
 
@@ -83,6 +84,8 @@ def suggest_bases(accounts_path: str | Path, request: BaseRequest, scenario: Sce
         notes.append(f"the accounts name {len(missing)} owner(s) that are not rep ids of reps.csv (first "
                      f"{missing[0]!r}); `territory plan` rejects those, so give the roster with --capacity-from, "
                      "or clear current_owner and locked_owner")
+    notes += isolated_account_warnings(located["account_id"].to_numpy(), located["lat"].to_numpy(),
+                                       located["lon"].to_numpy())
     summary["notes"] = notes
     return BasesResult(reps, summary, plan, notes)
 
