@@ -266,6 +266,15 @@ def test_column_map_to_unknown_name(tmp_path):
     ]
 
 
+@pytest.mark.parametrize(("separator", "plural"), [(";", "semicolons"), ("\t", "tabs")])
+def test_other_separator_one_message(tmp_path, separator, plural):
+    text = separator.join(["account_id", "postal_code", "potential"]) + "\n" + separator.join(["A1", "02116", "1,5"]) + "\n"
+    assert issues_of(tmp_path, text) == [
+        f"accounts.csv: has its 3 header names separated by {plural}, not commas; save it as CSV UTF-8 with commas "
+        "(Excel: File > Save As > CSV UTF-8, with the list separator set to a comma), or give the workbook as .xlsx"
+    ]
+
+
 def test_unsupported_format(tmp_path):
     with pytest.raises(InputError) as raised:
         read_table(write(tmp_path, "accounts.xls", "x"))

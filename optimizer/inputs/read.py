@@ -82,7 +82,30 @@ def _read_csv(path: Path) -> tuple[list[str], Rows]:
         raise InputError([RowIssue(path.name, None, "", "", f"is not UTF-8 text ({error.reason} at byte {error.start}); save it as CSV UTF-8")]) from error
     except csv.Error as error:
         raise InputError([RowIssue(path.name, None, "", "", f"is not a valid CSV file: {error}")]) from error
+    _check_separator(path.name, records)
     return _rows_from_records(path.name, [(number, record) for number, record in enumerate(records, start=1)])
+
+
+# Separators that spreadsheet programs write instead of commas, with their names in messages.
+_OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+
+
+def _check_separator(name: str, records: list[list[str]]) -> None:
+    """Raise InputError when the header is one cell that another separator splits into columns.
+
+    Spreadsheets set to a European locale save "CSV" with semicolons, and often decimal commas too;
+    read with commas, each row then has a varying count of cells and every message would mislead.
+    """
+    if not records or len(records[0]) != 1:
+        return
+    header = records[0][0]
+    for separator, plural in _OTHER_SEPARATORS.items():
+        if separator in header:
+            columns = len(header.split(separator))
+            raise InputError([RowIssue(name, None, "", "", (
+                f"has its {columns} header names separated by {plural}, not commas; save it as CSV UTF-8 with "
+                "commas (Excel: File > Save As > CSV UTF-8, with the list separator set to a comma), or give the "
+                "workbook as .xlsx"))])
 
 
 def _read_excel(path: Path) -> tuple[list[str], Rows]:
