@@ -134,6 +134,7 @@ class SolverPublic(_Response):
     seed: int = Field(description="random seed")
     workers: int = Field(description="search threads")
     version: str = Field(description="OR-Tools version")
+    notes: list[str] = Field([], description="remarks of the solver, such as why the bound is weak")
 
 
 class PlanPublic(_Response):
@@ -145,6 +146,8 @@ class PlanPublic(_Response):
     created_at: datetime.datetime = Field(description="time the plan was written (UTC)")
     summary: PlanSummary = Field(description="accounts, reps and potential covered by the plan")
     solver: SolverPublic = Field(description="solver outcome: status, objective, bound and gap")
+    warnings: list[str] = Field([], description="input the plan is unsure of: accounts not located, accounts or "
+                                               "reps far from all others, rep industries no account has")
 
 
 class AssignmentPublic(_Response):

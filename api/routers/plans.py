@@ -37,7 +37,7 @@ FORBIDDEN_OTHER_REP = {403: {"model": ErrorPublic, "description": "an ae key ask
 def plan_public(plan: Plan) -> PlanPublic:
     return PlanPublic(id=plan.id, url=f"/plans/{plan.id}", run_id=plan.run_id, scenario_id=plan.scenario_id,
                       version=plan.version, created_at=plan.created_at, summary=plan.summary,
-                      solver=plan.metrics["solver"])
+                      solver=plan.metrics["solver"], warnings=plan.metrics.get("warnings", []))
 
 
 def _get_plan(session: Session, plan_id: int) -> Plan:

@@ -18,6 +18,9 @@ def test_plan_summary(service: Service, small_plan: SolvedPlan) -> None:
     assert plan["summary"]["reps"] == 4
     assert plan["solver"]["status"] in ("optimal", "feasible")
     assert plan["solver"]["gap"] is not None
+    assert isinstance(plan["solver"]["notes"], list)
+    assert plan["warnings"] == ["rep AE-99 covers industry 'Nothing Sold Here', which no account has (industry "
+                                "names must match exactly)"]
 
 
 def test_assignments_paged(service: Service, small_plan: SolvedPlan) -> None:
