@@ -185,6 +185,12 @@ def project_geometry(geometry: shapely.Geometry, source: pyproj.CRS | str, targe
     return shapely.transform(geometry, transform)
 
 
+def project_points(x: np.ndarray, y: np.ndarray, source: pyproj.CRS | str,
+                   target: pyproj.CRS | str) -> tuple[np.ndarray, np.ndarray]:
+    """Transform coordinate arrays between two CRSs (x = longitude or easting)."""
+    return _transformer(source, target).transform(x, y)
+
+
 @functools.lru_cache(maxsize=16)
 def _transformer(source: pyproj.CRS | str, target: pyproj.CRS | str) -> pyproj.Transformer:
     # Building a transformer takes about 14 ms; a map projects one geometry per territory.

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from optimizer import locate
 from optimizer.errors import ConfigError, InputError, RowIssue
@@ -38,7 +39,8 @@ from optimizer.geo.units import UNIT_ID, UnitLayer, read_units, voronoi_units
 from optimizer.inputs import load_accounts, load_inputs, load_reps, read_table
 from optimizer.inputs.postal import US_ZIP_COUNTRIES
 from optimizer.pipeline import prepare_accounts
-from optimizer.regions import load_us_outline
+from optimizer.regions import (CLIP_BUFFER_KM, WGS84, load_us_outline, local_equal_area_crs, project_geometry,
+                               project_points)
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +83,7 @@ def build_geo_instance(request: GeoRequest) -> GeoInstance:
     """
     request.check()
     accounts, reps, skipped = _read_accounts_and_reps(request)
-    layer = _unit_layer(request, accounts)
+    layer = _unit_layer(request, accounts, reps)
     graph, adjacency = build_graph(layer, request.adjacency, request.snap_km, request.connectors, request.barriers)
     notes: list[str] = []
 
@@ -233,14 +235,15 @@ def _home_positions(reps: pd.DataFrame, layer: UnitLayer) -> np.ndarray:
 # --- units ---------------------------------------------------------------------------------------------
 
 
-def _unit_layer(request: GeoRequest, accounts: pd.DataFrame | None) -> UnitLayer:
+def _unit_layer(request: GeoRequest, accounts: pd.DataFrame | None, reps: pd.DataFrame | None) -> UnitLayer:
     if request.units is not None:
         return read_units(request.units, id_column=request.unit_id, layer=request.layer)
-    return _zip_units(accounts)
+    return _zip_units(accounts, reps)
 
 
-def _zip_units(accounts: pd.DataFrame) -> UnitLayer:
-    """Build one unit per US postal code of the accounts: its ZIP centroid's Voronoi cell, clipped to the US."""
+def _zip_units(accounts: pd.DataFrame, reps: pd.DataFrame | None) -> UnitLayer:
+    """Build one unit per US postal code of the accounts: its ZIP centroid's Voronoi cell, clipped to the US
+    and to the area around the data (see ``_data_region``)."""
     gazetteer = locate.default_gazetteer()
     codes = accounts.loc[accounts["postal_code"].notna() & accounts["country"].isin(US_ZIP_COUNTRIES),
                          ["postal_code", "country"]].drop_duplicates("postal_code")
@@ -253,8 +256,33 @@ def _zip_units(accounts: pd.DataFrame) -> UnitLayer:
         raise InputError([RowIssue("accounts", None, "postal_code", "", "has no US postal code that the ZIP table "
                                                                        "knows, so no ZIP units can be built; give a "
                                                                        "boundary layer of units")])
+    lat = np.array([point[0] for _, point in known] + ([] if reps is None else reps["lat"].tolist()), dtype=float)
+    lon = np.array([point[1] for _, point in known] + ([] if reps is None else reps["lon"].tolist()), dtype=float)
+    outline = load_us_outline()
+    region = _data_region(lat, lon)
+    if region is not None:
+        outline = outline.intersection(region)
     return voronoi_units([code for code, _ in known], [point[0] for _, point in known],
-                         [point[1] for _, point in known], load_us_outline())
+                         [point[1] for _, point in known], outline)
+
+
+def _data_region(lat: np.ndarray, lon: np.ndarray) -> shapely.Geometry | None:
+    """Return the convex hull of the points widened by CLIP_BUFFER_KM (EPSG:4326), or None across the antimeridian.
+
+    The Voronoi cells of a few ZIP codes would otherwise tile the whole US, so a metro-area plan would
+    paint the country and report territories of millions of km2. The hull is convex, and so is every
+    cell, so each cell keeps one piece and the cells still tile one connected region.
+    """
+    lat, lon = lat[np.isfinite(lat) & np.isfinite(lon)], lon[np.isfinite(lat) & np.isfinite(lon)]
+    crs = local_equal_area_crs(lon, lat)
+    projected = shapely.points(np.column_stack(project_points(lon, lat, WGS84, crs)))
+    hull = shapely.convex_hull(shapely.multipoints(projected)).buffer(CLIP_BUFFER_KM * 1000.0)
+    region = project_geometry(hull, crs, WGS84)
+    west, _, east, _ = region.bounds
+    if east - west > 180.0:
+        # NOTE: points on both sides of the antimeridian (the western Aleutians) keep the whole US outline.
+        return None
+    return region
 
 
 # --- metrics -------------------------------------------------------------------------------------------
