@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
@@ -75,13 +76,24 @@ def issue_dict(issue: RowIssue) -> dict[str, Any]:
             "message": issue.message}
 
 
+# The library's messages name command-line options; over HTTP the same settings are fields.
+_OPTION = re.compile(r"(?<![\w-])--([a-z][a-z-]*[a-z])")
+_FIELD_OF_OPTION = {"time-limit": "time_limit_s"}
+
+
+def api_text(text: str) -> str:
+    """Return `text` with each command-line option (--account-column) named as its API field (account_column)."""
+    return _OPTION.sub(lambda match: _FIELD_OF_OPTION.get(match[1], match[1].replace("-", "_")), text)
+
+
 def territory_error_body(error: TerritoryError) -> dict[str, Any]:
-    body: dict[str, Any] = {"detail": str(error)}
+    body: dict[str, Any] = {"detail": api_text(str(error))}
     if isinstance(error, InputError):
-        body["issues"] = [issue_dict(issue) for issue in error.issues]
+        body["issues"] = [{**issue_dict(issue), "message": api_text(issue.message), "file": api_text(issue.file)}
+                          for issue in error.issues]
     if isinstance(error, InfeasibleError):
-        body["causes"] = error.causes
-        body["relaxations"] = error.relaxations
+        body["causes"] = [api_text(cause) for cause in error.causes]
+        body["relaxations"] = [api_text(relaxation) for relaxation in error.relaxations]
     return body
 
 

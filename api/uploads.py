@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from api.errors import ApiError, issue_dict
 from api.models import Dataset, utc_now
-from optimizer.inputs import load_inputs, read_table
+from optimizer.inputs import check_column_maps, load_inputs, read_table
 from optimizer.pipeline import check_not_empty
 
 logger = logging.getLogger(__name__)
@@ -86,6 +86,7 @@ def files_on_disk(accounts: tuple[str, bytes], reps: tuple[str, bytes]) -> Itera
 
 def validate_and_store(session: Session, upload: Upload, max_rows: int) -> Dataset:
     """Validate `upload` with the library and add it as a dataset; raise InputError or ApiError(422) if invalid."""
+    check_column_maps(upload.account_columns or None, upload.rep_columns or None)
     with files_on_disk((upload.accounts_filename, upload.accounts),
                        (upload.reps_filename, upload.reps)) as (accounts_path, reps_path):
         for path, column_map in ((accounts_path, upload.account_columns), (reps_path, upload.rep_columns)):

@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.db import make_engine, make_session_factory
-from api.errors import run_status_for
+from api.errors import api_text, run_status_for
 from api.jobs import finish_run
 from api.models import Dataset, Plan, PlanAssignment, Run, RunStatus, Scenario
 from api.uploads import files_on_disk
@@ -50,7 +50,8 @@ def run_worker(database_url: str, run_id: int, log_level: int = logging.INFO) ->
         causes = error.causes if isinstance(error, InfeasibleError) else []
         relaxations = error.relaxations if isinstance(error, InfeasibleError) else []
         with sessions.begin() as session:
-            finish_run(session, run_id, status, str(error), causes=causes, relaxations=relaxations)
+            finish_run(session, run_id, status, api_text(str(error)), causes=[api_text(cause) for cause in causes],
+                       relaxations=[api_text(relaxation) for relaxation in relaxations])
         logger.warning("run %d ended %s: %s", run_id, status.value, str(error).splitlines()[0])
     except Exception as error:  # noqa: BLE001 - any failure must end the run, not leave it running
         logger.exception("run %d failed unexpectedly", run_id)

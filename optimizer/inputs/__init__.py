@@ -7,6 +7,6 @@ cell, locates each row and returns canonical frames, or raises InputError listin
 
 from optimizer.inputs.postal import normalize_postal_code
 from optimizer.inputs.read import read_table
-from optimizer.inputs.validate import Inputs, load_accounts, load_inputs, load_reps
+from optimizer.inputs.validate import Inputs, check_column_maps, load_accounts, load_inputs, load_reps
 
-__all__ = ["Inputs", "load_accounts", "load_inputs", "load_reps", "normalize_postal_code", "read_table"]
+__all__ = ["Inputs", "check_column_maps", "load_accounts", "load_inputs", "load_reps", "normalize_postal_code", "read_table"]

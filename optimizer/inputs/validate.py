@@ -124,9 +124,7 @@ def load_accounts(
     name reps of a roster not given here. Raises InputError as load_inputs does.
     """
     path = Path(accounts_path)
-    issues = _mapping_issues(account_columns, "account")
-    if issues:
-        raise InputError(issues, f"{len(issues)} problem(s) with the column names given")
+    check_column_maps(account_columns, None)
     table = read_table(path, column_map=account_columns)
     issues = _column_issues(table, path.name, "account")
     if issues:
@@ -201,7 +199,7 @@ def _read_tables(
         issues += _column_issues(table, Path(path).name, kind)
         tables.append(table)
     if issues:
-        raise InputError(issues, f"{len(issues)} problem(s) with the columns of the input files")
+        raise InputError(issues, f"{len(issues)} problem(s) with the input files or their columns")
     return tables[0], tables[1]
 
 
@@ -209,6 +207,13 @@ def _schema(kind: str) -> list[str]:
     """Return the columns an input file of `kind` ("account" or "rep") may have."""
     return [column for column in (ACCOUNT_COLUMNS if kind == "account" else REP_COLUMNS)
             if column not in _DERIVED_COLUMNS]
+
+
+def check_column_maps(account_columns: Mapping[str, str] | None, rep_columns: Mapping[str, str] | None) -> None:
+    """Raise InputError when a column map names a column outside the account or rep schema."""
+    issues = _mapping_issues(account_columns, "account") + _mapping_issues(rep_columns, "rep")
+    if issues:
+        raise InputError(issues, f"{len(issues)} problem(s) with the column names given")
 
 
 def _mapping_issues(column_map: Mapping[str, str] | None, kind: str) -> list[RowIssue]:

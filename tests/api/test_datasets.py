@@ -98,6 +98,25 @@ def test_bad_column_map_is_422(service: Service) -> None:
     assert "NAME=HEADER" in response.json()["detail"]
 
 
+def test_missing_column_names_api_field(service: Service) -> None:
+    """The library's advice names the command-line option; over HTTP it names the form field instead."""
+    rows = [{"Customer ID": "A-1", "lat": "32.8", "lon": "-96.8", "potential": "100"}]
+    files = {"accounts": ("accounts.csv", csv_bytes(rows)), "reps": small_files(reps=2)["reps"]}
+    response = service.client.post("/datasets", headers=service.headers(), files=files)
+    assert response.status_code == 422
+    message = response.json()["issues"][0]["message"]
+    assert message.endswith("map it with account_column account_id=HEADER")
+    assert "--" not in response.json()["detail"]
+
+
+def test_unknown_column_name_is_422(service: Service) -> None:
+    response = service.client.post("/datasets", headers=service.headers(), files=small_files(reps=2),
+                                   data={"rep_column": "capacity=Hours"})
+    assert response.status_code == 422
+    assert response.json()["issues"][0]["file"] == "rep_column capacity=Hours"
+    assert "did you mean 'capacity_hours'?" in response.json()["issues"][0]["message"]
+
+
 def test_upload_and_row_limits(database_url: str) -> None:
     app = create_app(test_settings(database_url, max_upload_bytes=2_000, max_rows=10))
     with TestClient(app) as client:
