@@ -275,6 +275,21 @@ def test_other_separator_one_message(tmp_path, separator, plural):
     ]
 
 
+def test_second_sheet_named_when_columns_missing(tmp_path):
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "Cover"
+    workbook.active.append(["note"])
+    workbook.create_sheet("Accounts").append(["account_id", "postal_code", "potential"])
+    workbook.save(tmp_path / "accounts.xlsx")
+    with pytest.raises(InputError) as raised:
+        load_inputs(tmp_path / "accounts.xlsx", write(tmp_path, "reps.csv", REPS_CSV))
+
+    assert str(raised.value.issues[0]) == (
+        "accounts.xlsx, column account_id: is a required column but is missing (columns found: note in sheet "
+        "'Cover', the first of 2; only the first sheet is read, so move the table to it); if the file names it "
+        "differently, map it with --account-column account_id=HEADER")
+
+
 def test_unsupported_format(tmp_path):
     with pytest.raises(InputError) as raised:
         read_table(write(tmp_path, "accounts.xls", "x"))

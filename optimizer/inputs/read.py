@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 SUPPORTED_FORMATS = "CSV (.csv, .txt), Excel (.xlsx), Parquet (.parquet), GeoJSON (.geojson, .json)"
 ROW_ISSUES_ATTR = "row_issues"
+# Frame attribute naming the sheet read, set only for workbooks with several sheets.
+SHEET_ATTR = "sheet"
 
 
 def read_table(path: str | Path, *, column_map: Mapping[str, str] | None = None) -> pd.DataFrame:
@@ -54,7 +56,7 @@ def read_table(path: str | Path, *, column_map: Mapping[str, str] | None = None)
     if suffix in (".csv", ".txt"):
         header, rows = _read_csv(path)
     elif suffix == ".xlsx":
-        header, rows = _read_excel(path)
+        header, rows, sheet = _read_excel(path)
     elif suffix == ".parquet":
         header, rows = _read_parquet(path)
     elif suffix in (".geojson", ".json"):
@@ -67,6 +69,8 @@ def read_table(path: str | Path, *, column_map: Mapping[str, str] | None = None)
     frame = pd.DataFrame([cells for _, cells in rows], columns=header, dtype=str)
     frame["row"] = pd.Series([number for number, _ in rows], index=frame.index, dtype="int64")
     frame.attrs[ROW_ISSUES_ATTR] = row_issues
+    if suffix == ".xlsx" and sheet:
+        frame.attrs[SHEET_ATTR] = sheet
     logger.info("Read %d rows and %d columns from %s", len(frame), len(header), path)
     return frame
 
@@ -108,7 +112,9 @@ def _check_separator(name: str, records: list[list[str]]) -> None:
                 "workbook as .xlsx"))])
 
 
-def _read_excel(path: Path) -> tuple[list[str], Rows]:
+def _read_excel(path: Path) -> tuple[list[str], Rows, str]:
+    """Return the header and rows of the workbook's first sheet, and a description of that sheet when
+    the workbook has several (empty otherwise)."""
     import openpyxl  # imported here because it is slow to import and only Excel input needs it
 
     try:
@@ -123,9 +129,12 @@ def _read_excel(path: Path) -> tuple[list[str], Rows]:
         ]
     finally:
         workbook.close()
+    described = ""
     if len(workbook.worksheets) > 1:
-        logger.info("%s has %d sheets; only the first one, %r, was read", path.name, len(workbook.worksheets), sheet.title)
-    return _rows_from_records(path.name, records)
+        described = (f"sheet {sheet.title!r}, the first of {len(workbook.worksheets)}; only the first sheet is read, "
+                     "so move the table to it")
+        logger.info("%s: read %s", path.name, described)
+    return *_rows_from_records(path.name, records), described
 
 
 def _read_parquet(path: Path) -> tuple[list[str], Rows]:

@@ -37,7 +37,7 @@ import pandas as pd
 from optimizer import locate
 from optimizer.errors import InputError, RowIssue
 from optimizer.inputs.postal import normalize_postal_code
-from optimizer.inputs.read import ROW_ISSUES_ATTR, read_table
+from optimizer.inputs.read import ROW_ISSUES_ATTR, SHEET_ATTR, read_table
 
 logger = logging.getLogger(__name__)
 
@@ -234,6 +234,8 @@ def _mapping_issues(column_map: Mapping[str, str] | None, kind: str) -> list[Row
 def _column_issues(table: pd.DataFrame, file: str, kind: str) -> list[RowIssue]:
     columns = [column for column in table.columns if column != "row"]
     found = ", ".join(columns) or "none"
+    if table.attrs.get(SHEET_ATTR):
+        found += f" in {table.attrs[SHEET_ATTR]}"
     required = ("account_id", "potential") if kind == "account" else ("rep_id", "capacity_hours")
     issues = [
         RowIssue(file, None, name, "", f"is a required column but is missing (columns found: {found}); if the file names it differently, map it with --{kind}-column {name}=HEADER")
