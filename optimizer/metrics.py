@@ -39,7 +39,12 @@ def gini(values: np.ndarray) -> float | None:
 
 
 def balance_statistics(values: np.ndarray, targets: np.ndarray) -> dict:
-    """Mean, CV, Gini, max/min ratio and largest deviation from target of one metric across reps."""
+    """Mean, CV, Gini, max/min ratio and largest deviation from target of one metric across reps.
+
+    Mean, CV, Gini and the ratio are over capacity-adjusted values: each rep's value divided by its
+    target relative to the mean target, so a rep with twice the average capacity counts half its value.
+    mean_per_rep is the plain mean of the values.
+    """
     values, targets = np.asarray(values, dtype=float), np.asarray(targets, dtype=float)
     share = targets / targets.mean() if targets.size and targets.mean() > 0 else np.ones_like(targets)
     adjusted = np.divide(values, share, out=np.zeros_like(values), where=share > 0)
@@ -47,6 +52,7 @@ def balance_statistics(values: np.ndarray, targets: np.ndarray) -> dict:
     deviation = np.divide(values - targets, targets, out=np.zeros_like(values), where=targets > 0)
     return {
         "mean": _number(mean),
+        "mean_per_rep": _number(values.mean()) if values.size else None,
         "cv": _number(adjusted.std() / mean) if mean else None,
         "gini": _number(gini(adjusted)),
         "max_min_ratio": _number(adjusted.max() / adjusted.min()) if adjusted.size and adjusted.min() > 0 else None,

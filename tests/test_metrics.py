@@ -50,6 +50,14 @@ def test_balance_adjusts_for_capacity():
     assert stats["max_min_ratio"] == 1.0
 
 
+def test_mean_adjusted_and_per_rep():
+    # Targets 100 and 50 average 75, so the adjusted values are 100 / (4/3) = 75 and 60 / (2/3) = 90.
+    stats = balance_statistics(np.array([100.0, 60.0]), np.array([100.0, 50.0]))
+
+    assert stats["mean"] == pytest.approx(82.5)
+    assert stats["mean_per_rep"] == 80.0
+
+
 def test_per_rep_and_disruption():
     table = assignments([
         {"account_id": "a", "rep_id": "R1", "previous_owner": "R1", "potential": 100.0, "tier": 1,
