@@ -187,6 +187,10 @@ def check_out_dir(out_dir: Path) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"--out {out_dir} is a file; give a folder for the plan's files")
     parent = out_dir.parent
+    blocking = next((folder for folder in reversed(out_dir.parents) if folder.exists() and not folder.is_dir()), None)
+    if blocking is not None:
+        raise ConfigError(f"--out {out_dir} lies inside {blocking}, which is a file, not a folder; give a folder "
+                          "for the plan's files")
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:

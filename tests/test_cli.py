@@ -292,6 +292,18 @@ def test_flipped_longitude_warned(small_files, tmp_path):
     ]
 
 
+def test_out_inside_file_is_invalid_input(small_files, tmp_path):
+    accounts, reps = small_files
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("not a folder\n")
+    completed = territory("plan", "--accounts", str(accounts), "--reps", str(reps), "--out", str(blocker / "plan"))
+
+    assert completed.returncode == 2
+    assert completed.stderr.strip() == (f"error: --out {blocker / 'plan'} lies inside {blocker}, which is a file, "
+                                        "not a folder; give a folder for the plan's files")
+    assert blocker.read_text() == "not a folder\n"
+
+
 def test_band_of_five_is_invalid_input(small_files, tmp_path):
     """A bare 5 would mean +-500 %; the run stops with both readings instead of planning a loose band."""
     accounts, reps = small_files
