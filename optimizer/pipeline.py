@@ -20,7 +20,9 @@ import geopandas
 import numpy as np
 import pandas as pd
 
+from optimizer import locate
 from optimizer.errors import ConfigError, InfeasibleError, InputError, RowIssue, SolverError
+from optimizer.geodesy import geodesic_km
 from optimizer.inputs import Inputs, load_inputs
 from optimizer.instance import Instance, build_instance
 from optimizer.metrics import compute_metrics
@@ -46,6 +48,9 @@ MANIFEST = ".territory-files"
 MIN_SOLVE_SECONDS = 5.0
 # Warnings name at most this many accounts and count the rest.
 NAMED_ACCOUNTS = 5
+# Coordinates farther than this from the account's own ZIP centroid are named; rural ZIP areas span
+# a few tens of km.
+POSTAL_CONFLICT_KM = 100.0
 # Repeatable runs count loading by this estimate instead of the clock, so their work limit depends on
 # the input alone (about 3 s for 20,000 accounts with coordinates on a 2-core machine).
 LOAD_SECONDS = 2.0
@@ -89,7 +94,7 @@ def plan_from_inputs(inputs: Inputs, scenario: Scenario, progress: Progress | No
     check_not_empty(inputs)
     accounts = prepare_accounts(inputs, scenario)
     industries = industry_warnings(accounts, inputs.reps)
-    warnings = unlocated_warnings(accounts) + industries
+    warnings = unlocated_warnings(accounts) + postal_code_warnings(accounts) + industries
     instance = build_instance(accounts, inputs.reps, scenario)
     settings = scenario.solver
     notes = []
@@ -147,6 +152,38 @@ def unlocated_warnings(accounts: pd.DataFrame) -> list[str]:
         head = f"{len(missing):,} accounts could not be located and are left out of the plan"
         tail = "marks them not_located"
     warning = f"{head}: {', '.join(named)}{more}; assignments.csv {tail}"
+    logger.info(warning)
+    return [warning]
+
+
+def postal_code_warnings(accounts: pd.DataFrame) -> list[str]:
+    """Return one warning naming the accounts whose coordinates lie far from their own postal code.
+
+    Coordinates win over a postal code, so a row that gives both, with one of them wrong, is planned
+    at its coordinates without a word. Rows more than POSTAL_CONFLICT_KM from the ZIP centroid are named.
+    """
+    given = accounts[(accounts["located_by"] == "coordinates") & accounts["postal_code"].notna()]
+    if given.empty:
+        return []
+    gazetteer = locate.default_gazetteer()
+    centres = [gazetteer.by_postal_code(str(code), str(country))
+               for code, country in zip(given["postal_code"], given["country"], strict=True)]
+    known = np.array([centre is not None for centre in centres])
+    if not known.any():
+        return []
+    given = given[known]
+    centre = np.array([centre for centre in centres if centre is not None], dtype=float)
+    distance = geodesic_km(given["lat"].to_numpy(float), given["lon"].to_numpy(float), centre[:, 0], centre[:, 1])
+    far = np.flatnonzero(distance > POSTAL_CONFLICT_KM)
+    if far.size == 0:
+        return []
+    named = [f"{given['account_id'].iat[k]} ({distance[k]:,.0f} km from the centre of {given['postal_code'].iat[k]})"
+             for k in far[:NAMED_ACCOUNTS]]
+    more = f" and {far.size - NAMED_ACCOUNTS:,} more" if far.size > NAMED_ACCOUNTS else ""
+    subject = f"{far.size:,} accounts lie" if far.size > 1 else "1 account lies"
+    warning = (f"{subject} more than {POSTAL_CONFLICT_KM:g} km from {'their' if far.size > 1 else 'its'} own postal "
+               "code, and the coordinates were used: "
+               f"{', '.join(named)}{more}; check which of the two is right")
     logger.info(warning)
     return [warning]
 

@@ -304,6 +304,24 @@ def test_out_inside_file_is_invalid_input(small_files, tmp_path):
     assert blocker.read_text() == "not a folder\n"
 
 
+def test_coordinates_far_from_postal_code_warned(small_files, tmp_path):
+    """A1 gives Dallas coordinates and the Boston ZIP code 02115: the coordinates are used and the conflict named."""
+    accounts, reps = small_files
+    rows = read_csv(accounts)
+    rows[0]["postal_code"] = "02115"
+    write_csv(accounts, rows)
+    out = tmp_path / "plan"
+    completed = territory("plan", "--accounts", str(accounts), "--reps", str(reps), "--out", str(out),
+                          "--time-limit", "10")
+
+    assert completed.returncode == 0, completed.stderr
+    warnings = json.loads((out / "metrics.json").read_text())["warnings"]
+    assert warnings[1] == ("1 account lies more than 100 km from its own postal code, and the coordinates were "
+                           "used: A1 (2,494 km from the centre of 02115); check which of the two is right")
+    table = pd.read_csv(out / "assignments.csv", dtype=str, keep_default_na=False).set_index("account_id")
+    assert table.loc["A1", "located_by"] == "coordinates"
+
+
 def test_band_of_five_is_invalid_input(small_files, tmp_path):
     """A bare 5 would mean +-500 %; the run stops with both readings instead of planning a loose band."""
     accounts, reps = small_files
