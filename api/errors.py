@@ -76,14 +76,21 @@ def issue_dict(issue: RowIssue) -> dict[str, Any]:
             "message": issue.message}
 
 
-# The library's messages name command-line options; over HTTP the same settings are fields.
-_OPTION = re.compile(r"(?<![\w-])--([a-z][a-z-]*[a-z])")
-_FIELD_OF_OPTION = {"time-limit": "time_limit_s"}
+# The library's messages name command-line options; over HTTP the same settings are these fields. Only
+# these names change, and only outside quotes, so a value such as '--vacant' quoted in a message stays.
+_FIELD_OF_OPTION = {
+    "account-column": "account_column", "rep-column": "rep_column", "skip-bad-rows": "skip_bad_rows",
+    "time-limit": "time_limit_s", "unit-id": "unit_id", "unit-values": "unit_values", "band": "band",
+    "metric": "metric", "lock": "lock", "connector": "connector", "barrier": "barrier", "snap-km": "snap_km",
+    "current": "current", "layer": "layer", "territories": "territories", "weight": "weight",
+    "priority": "priority", "move-penalty": "move_penalty", "seed": "seed", "workers": "workers",
+}
+_OPTION = re.compile(r"(?<![\w'\"-])--(" + "|".join(sorted(_FIELD_OF_OPTION, key=len, reverse=True)) + r")\b(?!-)")
 
 
 def api_text(text: str) -> str:
     """Return `text` with each command-line option (--account-column) named as its API field (account_column)."""
-    return _OPTION.sub(lambda match: _FIELD_OF_OPTION.get(match[1], match[1].replace("-", "_")), text)
+    return _OPTION.sub(lambda match: _FIELD_OF_OPTION[match[1]], text)
 
 
 def territory_error_body(error: TerritoryError) -> dict[str, Any]:

@@ -118,17 +118,21 @@ class Instance:
 
     def rounding_slack(self) -> float:
         """Return how far, in scaled cost units, a plan's real cost times COST_SCALE can fall below its
-        integer cost: each pair cost is rounded to the nearest integer, so at most 0.5 per account.
+        integer cost. Each pair cost is rounded to the nearest integer, so by at most 0.5 per account.
 
-        The slack is 0 when every cost is already a whole number of scaled units (a cost matrix of such
-        values and no distance term), as in the generalized assignment benchmarks.
+        An account whose every pair cost is a whole number of scaled units adds nothing: one without a
+        distance term whose move penalty is such a number, or, with a cost matrix, one whose row and move
+        penalty are all such numbers (as in the generalized assignment benchmarks).
         """
+        def whole(values: np.ndarray) -> np.ndarray:
+            scaled = np.asarray(values, dtype=float) * COST_SCALE
+            return scaled == np.rint(scaled)
+
         if self.cost_matrix is not None:
-            values = np.concatenate([self.cost_matrix.ravel(), self.move_penalty])
-            scaled = values * COST_SCALE
-            if np.array_equal(scaled, np.rint(scaled)):
-                return 0.0
-        return 0.5 * self.account_count
+            exact = whole(self.cost_matrix).all(axis=1) & whole(self.move_penalty)
+        else:
+            exact = (self.distance_weight == 0) & whole(self.move_penalty)
+        return 0.5 * float(np.count_nonzero(~exact))
 
     def pair_cost_lower_bound(self, accounts: np.ndarray, reps: np.ndarray) -> np.ndarray:
         """Return a lower bound on pair_cost that needs no geodesic computation (for pricing)."""

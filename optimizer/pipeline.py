@@ -162,12 +162,15 @@ def postal_code_warnings(accounts: pd.DataFrame) -> list[str]:
     Coordinates win over a postal code, so a row that gives both, with one of them wrong, is planned
     at its coordinates without a word. Rows more than POSTAL_CONFLICT_KM from the ZIP centroid are named.
     """
+    if not {"located_by", "postal_code"} <= set(accounts.columns):
+        return []
     given = accounts[(accounts["located_by"] == "coordinates") & accounts["postal_code"].notna()]
     if given.empty:
         return []
     gazetteer = locate.default_gazetteer()
+    countries = given["country"].fillna("US") if "country" in given else pd.Series("US", index=given.index)
     centres = [gazetteer.by_postal_code(str(code), str(country))
-               for code, country in zip(given["postal_code"], given["country"], strict=True)]
+               for code, country in zip(given["postal_code"], countries, strict=True)]
     known = np.array([centre is not None for centre in centres])
     if not known.any():
         return []
@@ -190,7 +193,10 @@ def postal_code_warnings(accounts: pd.DataFrame) -> list[str]:
 
 def industry_warnings(accounts: pd.DataFrame, reps: pd.DataFrame) -> list[str]:
     """Return a warning for each industry that a rep covers but no account has, with the closest one."""
-    known = sorted({str(value) for value in accounts["industry"].fillna("") if str(value)})
+    if "industries" not in reps:
+        return []
+    names = accounts["industry"].fillna("") if "industry" in accounts else []
+    known = sorted({str(value) for value in names if str(value)})
     warnings = []
     for rep_id, covered in zip(reps["rep_id"], reps["industries"], strict=True):
         for name in covered:

@@ -260,3 +260,17 @@ def test_searched_bound_survives_group_search():
     assert report.bound_source == SEARCHED_BOUND
     assert report.time_s > 0.9 * report.time_limit_s      # the groups ran to the deadline
     assert report.lower_bound <= report.objective
+
+
+def test_whole_costs_need_no_rounding_slack():
+    """Without a distance term every pair costs 0 or the move penalty, 1000 hour-km: nothing is rounded, so the
+    bound is the integer bound itself. Both accounts belong to R1 and the band moves one of them."""
+    accounts = [{"account_id": f"a{k}", "current_owner": "R1", "potential": 100.0} for k in range(2)]
+    reps = [{"rep_id": "R1"}, {"rep_id": "R2"}]
+    result = solve_inputs(accounts, reps, make_scenario(objective={"distance_weight": "none",
+                                                                   "moved_potential_penalty": 0.0}))
+
+    assert result.solver.objective == 1000.0
+    assert result.solver.lower_bound == 1000.0
+    assert result.solver.gap == 0.0
+    assert result.solver.notes == []

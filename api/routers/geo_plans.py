@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import select
 
 from api.deps import AnyCaller, Planner, SessionDep
-from api.errors import ApiError, get_or_404
+from api.errors import ApiError, api_text, get_or_404
 from api.models import GeoPlan
 from api.routers.plans import FORBIDDEN_OTHER_REP, NOT_FOUND, RepFilter, ascii_filename, rep_filter_for
 from api.schemas import DATABASE_MAX_ID, GeoPlanPublic
@@ -29,7 +29,7 @@ GeoPlanId = Annotated[int, Path(ge=1, le=DATABASE_MAX_ID, description="geographi
 def geo_plan_public(plan: GeoPlan) -> GeoPlanPublic:
     return GeoPlanPublic(id=plan.id, url=f"/geo/plans/{plan.id}", run_id=plan.run_id,
                          geo_scenario_id=plan.geo_scenario_id, version=plan.version, created_at=plan.created_at,
-                         summary=plan.summary, solver=plan.metrics["solver"])
+                         summary=plan.summary, solver=_solver_for_api(plan.metrics["solver"]))
 
 
 @router.get("", response_model=list[GeoPlanPublic], summary="List geographic plans")
@@ -126,3 +126,8 @@ def _filtered_csv(text: str, column: str, value: str | None) -> str:
 def _csv_response(text: str, name: str) -> Response:
     return Response(text, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{ascii_filename(name)}"'})
+
+
+def _solver_for_api(solver: dict) -> dict:
+    """Return the stored solver outcome with its notes naming API fields instead of command-line options."""
+    return {**solver, "notes": [api_text(note) for note in solver.get("notes", [])]}

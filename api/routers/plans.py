@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from api.auth import Caller
 from api.deps import AnyCaller, Planner, SessionDep
-from api.errors import get_or_404
+from api.errors import api_text, get_or_404
 from api.models import Plan, PlanAssignment, Role
 from api.schemas import DATABASE_MAX_ID, NO_NUL_PATTERN, AssignmentPage, ErrorPublic, PlanPublic
 from optimizer.pipeline import ASSIGNMENT_COLUMNS
@@ -37,7 +37,8 @@ FORBIDDEN_OTHER_REP = {403: {"model": ErrorPublic, "description": "an ae key ask
 def plan_public(plan: Plan) -> PlanPublic:
     return PlanPublic(id=plan.id, url=f"/plans/{plan.id}", run_id=plan.run_id, scenario_id=plan.scenario_id,
                       version=plan.version, created_at=plan.created_at, summary=plan.summary,
-                      solver=plan.metrics["solver"], warnings=plan.metrics.get("warnings", []))
+                      solver={**plan.metrics["solver"], "notes": [api_text(note) for note in plan.metrics["solver"].get("notes", [])]},
+                      warnings=[api_text(warning) for warning in plan.metrics.get("warnings", [])])
 
 
 def _get_plan(session: Session, plan_id: int) -> Plan:

@@ -370,7 +370,7 @@ def _choose_id_column(frame: geopandas.GeoDataFrame, id_column: str | None, sour
         if id_column not in columns:
             raise InputError([RowIssue(source, None, id_column, "", f"is not a column of the unit layer, whose columns "
                                                                 f"are {', '.join(columns)}; choose one of them as the "
-                                                                "id column (--unit-id on the command line)")])
+                                                                "id column with --unit-id")])
         if UNIT_ID in columns and id_column != UNIT_ID:
             raise InputError([RowIssue(source, None, UNIT_ID, "", f"already exists next to the id column {id_column}; "
                                                               f"rename one of them or choose {UNIT_ID} as the id "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -10,6 +11,7 @@ from alembic.config import Config
 from sqlalchemy import text
 
 from api.db import MIGRATIONS_FOLDER, make_engine, upgrade_database
+from optimizer.scenario import scenario_from_dict
 from tests.api.conftest import postgresql_schema_url
 
 ROWS_AT_0001 = [
@@ -48,7 +50,31 @@ def test_upgrade_keeps_runs_and_plans(empty_database):
     with engine.connect() as connection:
         assert connection.execute(text("SELECT id, scenario_id, geo_scenario_id FROM runs")).all() == [(1, 1, None)]
         assert connection.execute(text("SELECT id, run_id FROM plans")).all() == [(1, 1)]
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
         if engine.dialect.name == "sqlite":
             assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    engine.dispose()
+
+
+def test_upgrade_rewrites_wide_bands_as_percentages(empty_database):
+    """Rules stored before bands of 1 or more were rejected keep their meaning: 1.5 becomes "150%"."""
+    engine = make_engine(empty_database)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_FOLDER))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0002")
+    with engine.begin() as connection:
+        connection.execute(text(ROWS_AT_0001[0]), {"content": b"x"})
+        connection.execute(text("INSERT INTO scenarios (id, name, dataset_id, rules, created_at) VALUES "
+                                "(1, 's', 1, :rules, '2024-01-01')"),
+                           {"rules": json.dumps({"balance": {"potential": 1.5, "accounts": 0.2, "workload": 3}})})
+
+    upgrade_database(engine)
+
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT rules FROM scenarios WHERE id = 1")).scalar()
+    rules = json.loads(stored) if isinstance(stored, str) else stored
+    assert rules["balance"] == {"potential": "150%", "accounts": 0.2, "workload": "300%"}
+    assert scenario_from_dict(rules).balance.potential == 1.5
     engine.dispose()

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 
+from api.errors import api_text
 from tests.api.conftest import AE_REP, Service, SolvedPlan
 
 
@@ -18,7 +19,8 @@ def test_plan_summary(service: Service, small_plan: SolvedPlan) -> None:
     assert plan["summary"]["reps"] == 4
     assert plan["solver"]["status"] in ("optimal", "feasible")
     assert plan["solver"]["gap"] is not None
-    assert isinstance(plan["solver"]["notes"], list)
+    metrics = service.client.get(f"/plans/{small_plan.plan_id}/metrics", headers=service.headers()).json()
+    assert plan["solver"]["notes"] == [api_text(note) for note in metrics["solver"]["notes"]]
     assert plan["warnings"] == ["rep AE-99 covers industry 'Nothing Sold Here', which no account has (industry "
                                 "names must match exactly)"]
 
