@@ -10,6 +10,7 @@ import difflib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -116,7 +117,9 @@ def plan_from_inputs(inputs: Inputs, scenario: Scenario, progress: Progress | No
         solution = solve(instance, settings, progress)
     except InfeasibleError as error:
         # A misspelt industry often makes a specialist's band unreachable; name it beside the cause.
-        raise InfeasibleError(error.causes + industries, error.relaxations) from None
+        related = [warning for warning in industries
+                   if any(_names_rep(cause, _rep_of_warning(warning)) for cause in error.causes)]
+        raise InfeasibleError(error.causes + related, error.relaxations) from None
     solution.report.notes.extend(notes)
 
     check = check_plan(instance, solution.rep_of)
@@ -192,22 +195,46 @@ def postal_code_warnings(accounts: pd.DataFrame) -> list[str]:
 
 
 def industry_warnings(accounts: pd.DataFrame, reps: pd.DataFrame) -> list[str]:
-    """Return a warning for each industry that a rep covers but no account has, with the closest one."""
+    """Return a warning for each rep industry that no account has, with the closest account industry.
+
+    The first NAMED_ACCOUNTS such (rep, industry) pairs are named and the rest counted, and each unknown
+    name is matched once, so a roster with thousands of stray names stays quick.
+    """
     if "industries" not in reps:
         return []
     names = accounts["industry"].fillna("") if "industry" in accounts else []
-    known = sorted({str(value) for value in names if str(value)})
-    warnings = []
+    known = {str(value) for value in names if str(value)}
+    choices = sorted(known)
+    hints: dict[str, str] = {}
+    warnings, unmatched = [], 0
     for rep_id, covered in zip(reps["rep_id"], reps["industries"], strict=True):
         for name in covered:
             if name in known:
                 continue
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else " (industry names must match exactly)"
-            warnings.append(f"rep {rep_id} covers industry {name!r}, which no account has{hint}")
+            unmatched += 1
+            if len(warnings) == NAMED_ACCOUNTS:
+                continue
+            if name not in hints:
+                close = difflib.get_close_matches(name, choices, n=1)
+                hints[name] = f"; did you mean {close[0]!r}?" if close else " (industry names must match exactly)"
+            warnings.append(f"rep {rep_id} covers industry {name!r}, which no account has{hints[name]}")
+    if unmatched > len(warnings):
+        warnings.append(f"{unmatched - len(warnings):,} more rep industries match no account's industry")
     for warning in warnings:
         logger.info(warning)
     return warnings
+
+
+def _rep_of_warning(warning: str) -> str | None:
+    """Return the rep id that an industry warning names ("rep R1 covers ..."), or None for the count line."""
+    if not warning.startswith("rep "):
+        return None
+    return warning.removeprefix("rep ").split(" covers industry ", 1)[0]
+
+
+def _names_rep(text: str, rep_id: str | None) -> bool:
+    """Return whether `text` names `rep_id` as a whole word (R1 is not named by R10)."""
+    return rep_id is not None and re.search(rf"(?<![\w-]){re.escape(rep_id)}(?![\w-])", text) is not None
 
 
 def check_not_empty(inputs: Inputs) -> None:

@@ -8,6 +8,7 @@ target.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Literal
@@ -93,8 +94,11 @@ class BalanceRules(_Strict):
         if isinstance(value, bool):
             raise ValueError("write a fraction or a percentage, such as 0.05 or \"5%\" for +-5 %, or null for no band")
         if isinstance(value, str):
-            return _percentage(value, example="0.05 or \"5%\" for +-5 %", largest=MAX_TOLERANCE)
-        if isinstance(value, int | float) and value >= 1:
+            number = _number_text(value)
+            if number is None:
+                return _percentage(value, example="0.05 or \"5%\" for +-5 %", largest=MAX_TOLERANCE)
+            value = number
+        if isinstance(value, int | float) and math.isfinite(value) and value >= 1:
             return _ambiguous_tolerance(value)
         return value
 
@@ -136,11 +140,26 @@ def _percentage(text: str, example: str, largest: float) -> float:
     return fraction
 
 
+def _number_text(text: str) -> float | None:
+    """Return the number a text such as "0.05" holds (YAML and JSON clients may quote numbers), else None."""
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
 def _ambiguous_tolerance(value: float) -> float:
-    """Raise ValueError for a bare tolerance of 1 or more, naming both readings of it."""
+    """Raise ValueError for a bare tolerance of 1 or more, naming the readings of it that are allowed."""
+    readings = []
+    if value < 100:
+        readings.append(f"write {value / 100:g} or \"{value:g}%\" for +-{value:g} %")
+    elif value <= MAX_TOLERANCE * 100:
+        readings.append(f"write \"{value:g}%\" for +-{value:g} %")
+    if value <= MAX_TOLERANCE:
+        readings.append(f"\"{value * 100:g}%\" if you mean +-{value * 100:g} %")
+    advice = ", or ".join(readings) if readings else f"give a percentage from 0 % to {MAX_TOLERANCE * 100:g} %"
     raise ValueError(f"{value:g} would mean +-{value * 100:g} %, as tolerances are fractions of the target "
-                     f"(0.05 means +-5 %); write {value / 100:g} or \"{value:g}%\" for +-{value:g} %, or "
-                     f"\"{value * 100:g}%\" if you mean +-{value * 100:g} %")
+                     f"(0.05 means +-5 %); {advice}")
 
 
 class ObjectiveRules(_Strict):

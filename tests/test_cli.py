@@ -283,7 +283,7 @@ def test_flipped_longitude_warned(small_files, tmp_path):
     assert completed.returncode == 0, completed.stderr
     warning = ("account A3 at (29.7600, 95.3700) lies 12,965 km from its nearest rep, R1, while half of the "
                "accounts lie within 25 km of a rep; with longitude -95.3700 instead of 95.3700 it would lie 0 km "
-               "from the nearest rep; check its coordinates")
+               "from the nearest rep; check its coordinates if it does not belong there")
     assert f"warning: {warning}" in completed.stdout
     assert json.loads((out / "metrics.json").read_text())["warnings"] == [
         "1 account could not be located and is left out of the plan: A4 (city 'Atlantis' not found in TX); "

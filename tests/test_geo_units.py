@@ -85,7 +85,7 @@ def test_unknown_id_column_raises(tmp_path):
         read_units(path, id_column="geoid")
 
     assert ("is not a column of the unit layer, whose columns are zip, name; choose one of them as the id column "
-            "(--unit-id on the command line)") in str(caught.value)
+            "with --unit-id") in str(caught.value)
     assert "geoid" in str(caught.value)
 
 
@@ -135,6 +135,28 @@ def test_binary_file_raises_not_text(tmp_path):
 
     with pytest.raises(InputError, match=r"garbage.csv: cannot be read as .*: it is binary data, or text that is not UTF-8 \(byte 0xfc\)"):
         read_units(path)
+
+
+def test_unclosed_ring_names_feature(tmp_path):
+    path = tmp_path / "units.geojson"
+    path.write_text('{"type": "FeatureCollection", "features": ['
+                    '{"type": "Feature", "properties": {"id": "a"}, "geometry": {"type": "Polygon", '
+                    '"coordinates": [[[1, 0], [2, 0], [2, 1], [1, 1], [1, 0]]]}}, '
+                    '{"type": "Feature", "properties": {"id": "b"}, "geometry": {"type": "Polygon", '
+                    '"coordinates": [[[0, 0], [1, 0], [1, 1]]]}}]}', encoding="utf-8")
+
+    with pytest.raises(InputError, match=r"units.geojson: has features whose geometry is invalid \(.*\): "
+                                         r"feature\(s\) 2, counted from 1; repair them"):
+        read_units(path)
+
+
+def test_unknown_format_without_driver_advice(tmp_path):
+    path = tmp_path / "units.geojson"
+    path.write_bytes(b"hello\x00\x01")
+
+    with pytest.raises(InputError) as raised:
+        read_units(path)
+    assert str(raised.value.issues[0]).endswith("not recognized as being in a supported file format.")
 
 
 def test_projected_geopackage_read_as_lonlat(tmp_path):

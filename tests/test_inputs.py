@@ -286,8 +286,14 @@ def test_second_sheet_named_when_columns_missing(tmp_path):
 
     assert str(raised.value.issues[0]) == (
         "accounts.xlsx, column account_id: is a required column but is missing (columns found: note in sheet "
-        "'Cover', the first of 2; only the first sheet is read, so move the table to it); if the file names it "
-        "differently, map it with --account-column account_id=HEADER")
+        "'Cover', the first of 2; only the first sheet is read, so if the table is on another sheet, move it to the "
+        "first); if the file names it differently, map it with --account-column account_id=HEADER")
+
+
+def test_semicolons_with_comma_in_header_name(tmp_path):
+    text = "account_id;postal_code;potential (USD, 2025)\nA1;02116;100\n"
+    assert issues_of(tmp_path, text)[0].startswith(
+        "accounts.csv: has its 3 header names separated by semicolons, not commas;")
 
 
 def test_unsupported_format(tmp_path):

@@ -34,7 +34,8 @@ def test_flipped_longitude_named_with_fix():
     assert len(warnings) == 1
     assert warnings[0] == (f"account A4 at (40.0000, 100.0000) lies {far_km:,.0f} km from its nearest rep, R1, while "
                            "half of the accounts lie within 25 km of a rep; with longitude -100.0000 instead of "
-                           "100.0000 it would lie 0 km from the nearest rep; check its coordinates")
+                           "100.0000 it would lie 0 km from the nearest rep; check its coordinates if it does not belong "
+                           "there")
 
 
 def test_swapped_rep_coordinates_named_with_fix():
@@ -46,19 +47,39 @@ def test_swapped_rep_coordinates_named_with_fix():
     assert len(warnings) == 1
     assert warnings[0].startswith("rep R2 at (13.4050, 52.5200) lies ")
     assert warnings[0].endswith("; with latitude and longitude swapped it would lie 10 km from the nearest account; "
-                                "check its coordinates")
+                                "check its coordinates if it does not belong there")
 
 
 def test_rep_on_wrong_account_still_named():
-    """A rep based on the wrong account lies next to it, so only the other accounts reveal it."""
+    """A rep based on the wrong account lies next to it, so only the other accounts reveal both."""
     flipped = (HOME[0], -HOME[1])
     accounts = [point_at(10.0), point_at(20.0), point_at(30.0), flipped]
     far_km = geodesic_km(*flipped, *point_at(30.0))
     warnings = warnings_for(accounts, [HOME, flipped])
 
-    assert warnings == [f"account A4 at (40.0000, 100.0000) lies {far_km:,.0f} km from its nearest other account, A3, "
-                        "while half of the accounts lie within 10 km of another account; with longitude -100.0000 "
-                        "instead of 100.0000 it would lie 10 km from the nearest account; check its coordinates"]
+    assert warnings == [f"account A4 at (40.0000, 100.0000) lies {far_km:,.0f} km from its nearest other account, A3; "
+                        "with longitude -100.0000 instead of 100.0000 it would lie 10 km from the nearest account; "
+                        "rep R2, based 0 km from it, is as far from the other accounts; check its coordinates if it "
+                        "does not belong there"]
+
+
+def test_every_rep_flipped_names_reps():
+    accounts = [point_at(10.0), point_at(20.0), point_at(30.0)]
+    warnings = warnings_for(accounts, [(HOME[0], -HOME[1]), (REP_EAST[0], -REP_EAST[1])])
+
+    assert len(warnings) == 3
+    assert warnings[0].startswith("rep R2 at ")
+    assert "with longitude -98.8290 instead of 98.8290 it would lie 110 km from the nearest account" in warnings[0]
+    assert warnings[1].startswith("rep R1 at (40.0000, 100.0000) lies ")
+    assert warnings[2] == ("every account lies more than 1,000 km from every rep; check the coordinates of the reps, "
+                           "or of the accounts if they are the ones wrong")
+
+
+def test_island_account_with_own_rep_not_warned():
+    """An account in Honolulu served by a Honolulu rep is far from the other accounts but explained."""
+    honolulu = (21.3069, -157.8583)
+    accounts = [point_at(10.0), point_at(20.0), point_at(1.0, origin=honolulu)]
+    assert warnings_for(accounts, [HOME, honolulu]) == []
 
 
 def test_isolated_account_without_reps():
@@ -76,7 +97,7 @@ def test_far_point_without_fix_still_named():
     assert len(warnings) == 1
     assert warnings[0].startswith("account A3 at (21.3069, -157.8583) lies ")
     assert warnings[0].endswith("km from its nearest rep, R1, while half of the accounts lie within 20 km of a rep; "
-                                "check its coordinates")
+                                "check its coordinates if it does not belong there")
 
 
 @pytest.mark.parametrize(("km", "named"), [(FAR_MIN_KM - 5.0, False), (FAR_MIN_KM + 5.0, True)])
@@ -92,7 +113,7 @@ def test_many_far_accounts_counted():
 
     assert len(warnings) == 6
     assert warnings[0].startswith("account A15 at ")
-    assert warnings[5] == "2 more accounts lie more than 1,000 km from the nearest rep"
+    assert warnings[5] == "2 more accounts lie far from the nearest rep"
 
 
 def test_unlocated_accounts_ignored():

@@ -71,3 +71,18 @@ def test_all_scoring_weights_zero_rejected():
     weights = {"potential": 0, "intent": 0, "icp_fit": 0, "relationship": 0, "engagement": 0}
     with pytest.raises(ConfigError, match="scoring: every scoring weight is 0, so no score can rank the accounts"):
         scenario_from_dict({"scoring": weights})
+
+
+@pytest.mark.parametrize(("written", "advice"), [
+    (50, 'write 0.5 or "50%" for +-50 %'),
+    (100, 'write "100%" for +-100 %'),
+    (5000, "give a percentage from 0 % to 1000 %"),
+])
+def test_ambiguous_band_offers_only_allowed_readings(written, advice):
+    with pytest.raises(ConfigError) as error:
+        scenario_from_dict({"balance": {"potential": written}})
+    assert f"(0.05 means +-5 %); {advice} (got {written})" in str(error.value)
+
+
+def test_quoted_fraction_read_as_number():
+    assert scenario_from_dict({"balance": {"potential": "0.05"}}).balance.potential == 0.05

@@ -10,12 +10,12 @@ import pytest
 from optimizer.errors import InfeasibleError
 from optimizer.inputs import load_inputs
 from optimizer.instance import COST_SCALE, build_instance
-from optimizer.pipeline import plan_from_inputs, prepare_accounts
+from optimizer.pipeline import industry_warnings, plan_from_inputs, prepare_accounts
 from optimizer.solve.candidates import Pairs, price
 from optimizer.solve.relaxation import _LinearModel, solve_relaxation
 from optimizer.solve.strategy import SEARCHED_BOUND, solve
 from optimizer.validator import check_plan
-from tests.plan_fixtures import HOME, make_inputs, make_instance, make_scenario, point_at
+from tests.plan_fixtures import HOME, accounts_frame, make_inputs, make_instance, make_scenario, point_at, reps_frame
 
 
 def solve_inputs(accounts, reps, scenario):
@@ -129,6 +129,28 @@ def test_misspelt_industry_named_when_infeasible():
         solve_inputs(accounts, reps, make_scenario())
 
     assert raised.value.causes[-1] == "rep R1 covers industry 'Helth', which no account has; did you mean 'Health'?"
+
+
+def test_unrelated_industry_typo_not_a_cause():
+    """The capacity shortfall concerns every rep, not R2's misspelt industry, so the typo stays a warning."""
+    accounts = [{"account_id": f"h{k}", "industry": "Health", "workload_hours": 10.0} for k in range(4)]
+    reps = [{"rep_id": "R1", "capacity_hours": 10.0}, {"rep_id": "R2", "capacity_hours": 10.0,
+                                                       "industries": ("Health", "Helth")}]
+    with pytest.raises(InfeasibleError) as raised:
+        solve_inputs(accounts, reps, make_scenario(balance={"potential": None}))
+
+    assert not any("Helth" in cause for cause in raised.value.causes)
+
+
+def test_industry_warnings_named_then_counted():
+    accounts = accounts_frame([{"account_id": "a1", "industry": "Health"}])
+    reps = reps_frame([{"rep_id": f"R{k}", "industries": (f"Other {k}", "Helth")} for k in range(4)])
+    warnings = industry_warnings(accounts, reps)
+
+    assert len(warnings) == 6
+    assert warnings[0] == "rep R0 covers industry 'Other 0', which no account has (industry names must match exactly)"
+    assert warnings[1] == "rep R0 covers industry 'Helth', which no account has; did you mean 'Health'?"
+    assert warnings[5] == "3 more rep industries match no account's industry"
 
 
 def test_move_penalty_keeps_current_owner():

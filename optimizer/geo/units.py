@@ -264,6 +264,11 @@ def geodesic_areas_km2(geometries: np.ndarray) -> np.ndarray:
 # --- reading -------------------------------------------------------------------------------------------
 
 
+def _gdal_message(error: Exception) -> str:
+    """Return GDAL's message without its advice to name a driver, which this tool's users cannot do."""
+    return str(error).split("It might help to specify the correct driver", 1)[0].strip().rstrip(";").strip()
+
+
 def _read_frame(source: str | Path | geopandas.GeoDataFrame, layer: str | None) -> tuple[geopandas.GeoDataFrame, str]:
     if isinstance(source, geopandas.GeoDataFrame):
         return source.copy(), "the unit GeoDataFrame"
@@ -283,7 +288,7 @@ def _read_frame(source: str | Path | geopandas.GeoDataFrame, layer: str | None) 
             warnings.filterwarnings("ignore", message="Selecting .* as CSV field separator")
             layer_names = [str(row[0]) for row in pyogrio.list_layers(text)]
     except pyogrio.errors.DataSourceError as error:
-        raise InputError([RowIssue(name, None, "", "", f"cannot be read as {SUPPORTED_FORMATS}: {error}")],
+        raise InputError([RowIssue(name, None, "", "", f"cannot be read as {SUPPORTED_FORMATS}: {_gdal_message(error)}")],
                          summary="cannot read the unit layer") from error
     if layer is None and len(layer_names) > 1:
         raise InputError([RowIssue(name, None, "", "", f"has {len(layer_names)} layers ({', '.join(layer_names)}); "
@@ -297,10 +302,22 @@ def _read_frame(source: str | Path | geopandas.GeoDataFrame, layer: str | None) 
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Selecting .* as CSV field separator")
+            warnings.filterwarnings("ignore", message="Non closed ring detected")
             frame = geopandas.read_file(text, layer=layer)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as error:
-        raise InputError([RowIssue(name, None, "", "", f"cannot be read as {SUPPORTED_FORMATS}: {error}")],
+        raise InputError([RowIssue(name, None, "", "", f"cannot be read as {SUPPORTED_FORMATS}: {_gdal_message(error)}")],
                          summary="cannot read the unit layer") from error
+    except shapely.errors.GEOSException as error:
+        # A ring that is not closed, or too short to be a ring, fails the whole layer; read it again with
+        # such geometries left empty to name the features.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            frame = geopandas.read_file(text, layer=layer, on_invalid="ignore")
+        broken = [str(position + 1) for position in np.flatnonzero(frame.geometry.isna().to_numpy())][:10]
+        raise InputError([RowIssue(name, None, "", "", f"has features whose geometry is invalid ({error}): feature(s) "
+                                                       f"{', '.join(broken)}, counted from 1; repair them in a GIS "
+                                                       "tool (close every ring) and read the layer again")],
+                         summary="cannot read the unit layer") from None
     except UnicodeDecodeError as error:
         # GDAL opens any file as a CSV table, so bytes that are not text fail only when pandas decodes them.
         raise InputError([RowIssue(name, None, "", "", f"cannot be read as {SUPPORTED_FORMATS}: it is binary "

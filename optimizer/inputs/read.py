@@ -100,12 +100,13 @@ def _check_separator(name: str, records: list[list[str]]) -> None:
     Spreadsheets set to a European locale save "CSV" with semicolons, and often decimal commas too;
     read with commas, each row then has a varying count of cells and every message would mislead.
     """
-    if not records or len(records[0]) != 1:
+    if not records:
         return
-    header = records[0][0]
+    # A header name may itself hold a comma ("potential (USD, 2025)"), so the whole line is compared.
+    header = ",".join(records[0])
     for separator, plural in _OTHER_SEPARATORS.items():
-        if separator in header:
-            columns = len(header.split(separator))
+        if header.count(separator) >= 1 and header.count(separator) >= len(records[0]):
+            columns = header.count(separator) + 1
             raise InputError([RowIssue(name, None, "", "", (
                 f"has its {columns} header names separated by {plural}, not commas; save it as CSV UTF-8 with "
                 "commas (Excel: File > Save As > CSV UTF-8, with the list separator set to a comma), or give the "
@@ -132,7 +133,7 @@ def _read_excel(path: Path) -> tuple[list[str], Rows, str]:
     described = ""
     if len(workbook.worksheets) > 1:
         described = (f"sheet {sheet.title!r}, the first of {len(workbook.worksheets)}; only the first sheet is read, "
-                     "so move the table to it")
+                     "so if the table is on another sheet, move it to the first")
         logger.info("%s: read %s", path.name, described)
     return *_rows_from_records(path.name, records), described
 
