@@ -132,6 +132,23 @@ def test_zip_units_from_postal_codes(tmp_path):
     assert math.pi * 75.0**2 * 0.98 < covered < math.pi * 90.0**2
 
 
+def test_far_rep_noted_with_zip_units(tmp_path):
+    """A rep in Anchorage for Des Moines accounts is planned, and the plan's notes name it."""
+    rows = [{"account_id": f"Z{index}", "name": "", "postal_code": code, "lat": "", "lon": "", "potential": 100}
+            for index, code in enumerate(["50309", "50310", "50311", "50312"])]
+    accounts = write_csv(tmp_path / "accounts.csv", rows)
+    reps = write_csv(tmp_path / "reps.csv", [
+        {"rep_id": "R1", "name": "", "lat": 41.60, "lon": -93.61, "capacity_hours": 100},
+        {"rep_id": "R2", "name": "", "lat": 61.20, "lon": -149.90, "capacity_hours": 100}])
+    request = GeoRequest(accounts=accounts, reps=reps, bands=[parse_band("accounts=soft")], time_limit_s=20)
+
+    result = checked(plan_geographic(request))
+
+    far = [note for note in result.plan.notes if note.startswith("rep R2 at (61.2000, -149.9000) lies ")]
+    assert len(far) == 1
+    assert far[0].endswith("check its coordinates if it does not belong there")
+
+
 def test_account_locks_lock_units(tmp_path):
     accounts = write_accounts(tmp_path)
     rows = read_csv(accounts)

@@ -38,6 +38,7 @@ from optimizer.geo.unit_values import (ACCOUNT_METRICS, BUILT_IN_METRICS, Metric
 from optimizer.geo.units import UNIT_ID, UnitLayer, read_units, voronoi_units
 from optimizer.inputs import load_accounts, load_inputs, load_reps, read_table
 from optimizer.inputs.postal import US_ZIP_COUNTRIES
+from optimizer.outliers import location_warnings
 from optimizer.pipeline import prepare_accounts
 from optimizer.regions import (CLIP_BUFFER_KM, WGS84, load_us_outline, local_equal_area_crs, project_geometry,
                                project_points)
@@ -93,6 +94,10 @@ def build_geo_instance(request: GeoRequest) -> GeoInstance:
         accounts, outside, not_located = _join(accounts, layer, zip_mode=request.units is None)
     if reps is not None:
         reps = _with_home_units(reps, layer)
+    if accounts is not None and reps is not None:
+        notes += location_warnings(accounts["account_id"].to_numpy(), accounts["lat"].to_numpy(),
+                                   accounts["lon"].to_numpy(), reps["rep_id"].to_numpy(), reps["lat"].to_numpy(),
+                                   reps["lon"].to_numpy())
 
     totals = account_totals(accounts, accounts["unit_index"].to_numpy(), len(layer.unit_ids)) \
         if accounts is not None else None
@@ -216,7 +221,7 @@ def _join(accounts: pd.DataFrame, layer: UnitLayer, *, zip_mode: bool) -> tuple[
 
 def _with_home_units(reps: pd.DataFrame, layer: UnitLayer) -> pd.DataFrame:
     """Return the reps with home_unit_id, the unit containing each home base, or raise InputError for a rep outside."""
-    homes = join_accounts(reps.assign(account_id=reps["rep_id"])[["account_id", "lat", "lon"]], layer)
+    homes = join_accounts(reps.assign(account_id=reps["rep_id"])[["account_id", "lat", "lon"]], layer, kind="rep")
     if homes.outside:
         issues = [RowIssue("reps", int(row), "lat, lon", f"{lat:.6f}, {lon:.6f}",
                            f"rep {rep_id}'s home base lies in no unit of the layer; move the home base into a unit "

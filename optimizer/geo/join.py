@@ -48,11 +48,11 @@ class JoinResult:
         return self.accounts["unit_index"].to_numpy(dtype=np.int64)
 
 
-def join_accounts(accounts: pd.DataFrame, layer: UnitLayer) -> JoinResult:
+def join_accounts(accounts: pd.DataFrame, layer: UnitLayer, kind: str = "account") -> JoinResult:
     """Put each account (account_id, lat, lon) into one unit of ``layer``; see the module rule for ties.
 
     Accounts with a missing latitude or longitude are listed in ``not_located``; accounts located
-    outside every unit in ``outside``. Raises InputError for a missing column or a coordinate out of
+    outside every unit in ``outside``. ``kind`` names the points in the log ("rep" for home bases). Raises InputError for a missing column or a coordinate out of
     range (latitude beyond +-90, longitude beyond +-180).
     """
     _check_accounts(accounts)
@@ -76,9 +76,9 @@ def join_accounts(accounts: pd.DataFrame, layer: UnitLayer) -> JoinResult:
     not_located = account_ids[~located].tolist()
     if outside:
         preview = ", ".join(outside[:10]) + (", ..." if len(outside) > 10 else "")
-        logger.warning("%d of %d located accounts lie in no unit of the layer: %s", len(outside), len(rows), preview)
-    logger.info("joined %d accounts to %d units (%d outside every unit, %d without a location)",
-                len(rows) - len(outside), len(np.unique(unit_index[unit_index >= 0])), len(outside), len(not_located))
+        logger.warning("%d of %d located %ss lie in no unit of the layer: %s", len(outside), len(rows), kind, preview)
+    logger.info("joined %d %ss to %d units (%d outside every unit, %d without a location)",
+                len(rows) - len(outside), kind, len(np.unique(unit_index[unit_index >= 0])), len(outside), len(not_located))
     return JoinResult(accounts=result, outside=outside, not_located=not_located)
 
 
