@@ -120,9 +120,9 @@ class Instance:
         """Return how far, in scaled cost units, a plan's real cost times COST_SCALE can fall below its
         integer cost. Each pair cost is rounded to the nearest integer, so by at most 0.5 per account.
 
-        An account whose every pair cost is a whole number of scaled units adds nothing: one without a
-        distance term whose move penalty is such a number, or, with a cost matrix, one whose row and move
-        penalty are all such numbers (as in the generalized assignment benchmarks).
+        An account whose every pair cost is a whole number of scaled units adds nothing. Without a cost
+        matrix, that is an account with no distance term and such a move penalty. With one, its row and its
+        move penalty must all be such numbers, as in the generalized assignment benchmarks.
         """
         def whole(values: np.ndarray) -> np.ndarray:
             scaled = np.asarray(values, dtype=float) * COST_SCALE

@@ -16,8 +16,8 @@ to whichever rep costs least, at a distance of about 11,000 km. The checks here 
 
 The median stays put when a few points are wrong, where a high percentile of a small plan would
 follow them. Distances are geodesic km (WGS84). A warning never stops the plan: an account in Hawaii
-served from the mainland is real, so far points without a correction are named only by the relative
-rule, and the warning asks to check rather than calling them wrong.
+served from the mainland is real. So far points without a correction are named only by the relative
+rule, and the warning suggests a check rather than calling them wrong.
 """
 
 from __future__ import annotations

@@ -167,23 +167,23 @@ def postal_code_warnings(accounts: pd.DataFrame) -> list[str]:
     """
     if not {"located_by", "postal_code"} <= set(accounts.columns):
         return []
-    given = accounts[(accounts["located_by"] == "coordinates") & accounts["postal_code"].notna()]
-    if given.empty:
+    with_code = accounts[(accounts["located_by"] == "coordinates") & accounts["postal_code"].notna()]
+    if with_code.empty:
         return []
     gazetteer = locate.default_gazetteer()
-    countries = given["country"].fillna("US") if "country" in given else pd.Series("US", index=given.index)
+    countries = with_code["country"].fillna("US") if "country" in with_code else pd.Series("US", index=with_code.index)
     centres = [gazetteer.by_postal_code(str(code), str(country))
-               for code, country in zip(given["postal_code"], countries, strict=True)]
+               for code, country in zip(with_code["postal_code"], countries, strict=True)]
     known = np.array([centre is not None for centre in centres])
     if not known.any():
         return []
-    given = given[known]
+    with_code = with_code[known]
     centre = np.array([centre for centre in centres if centre is not None], dtype=float)
-    distance = geodesic_km(given["lat"].to_numpy(float), given["lon"].to_numpy(float), centre[:, 0], centre[:, 1])
+    distance = geodesic_km(with_code["lat"].to_numpy(float), with_code["lon"].to_numpy(float), centre[:, 0], centre[:, 1])
     far = np.flatnonzero(distance > POSTAL_CONFLICT_KM)
     if far.size == 0:
         return []
-    named = [f"{given['account_id'].iat[k]} ({distance[k]:,.0f} km from the centre of {given['postal_code'].iat[k]})"
+    named = [f"{with_code['account_id'].iat[k]} ({distance[k]:,.0f} km from the centre of {with_code['postal_code'].iat[k]})"
              for k in far[:NAMED_ACCOUNTS]]
     more = f" and {far.size - NAMED_ACCOUNTS:,} more" if far.size > NAMED_ACCOUNTS else ""
     subject = f"{far.size:,} accounts lie" if far.size > 1 else "1 account lies"

@@ -141,7 +141,7 @@ def _percentage(text: str, example: str, largest: float) -> float:
 
 
 def _number_text(text: str) -> float | None:
-    """Return the number a text such as "0.05" holds (YAML and JSON clients may quote numbers), else None."""
+    """Return the number in a text such as "0.05" (YAML and JSON clients may quote numbers), else None."""
     try:
         return float(text)
     except ValueError:

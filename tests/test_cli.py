@@ -270,15 +270,21 @@ def test_config_not_utf8_is_invalid_input(small_files, tmp_path):
     assert not out.exists()
 
 
-def test_flipped_longitude_warned(small_files, tmp_path):
-    """An account typed at longitude +95.37 is planned, and the report names it with the likely fix."""
+def plan_with_cell(small_files, tmp_path, row: int, column: str, value: str) -> tuple[subprocess.CompletedProcess, Path]:
+    """Plan the small files with one account cell changed; return the finished process and the output folder."""
     accounts, reps = small_files
     rows = read_csv(accounts)
-    rows[3]["lon"] = "95.37"
+    rows[row][column] = value
     write_csv(accounts, rows)
     out = tmp_path / "plan"
     completed = territory("plan", "--accounts", str(accounts), "--reps", str(reps), "--out", str(out),
                           "--time-limit", "10")
+    return completed, out
+
+
+def test_flipped_longitude_warned(small_files, tmp_path):
+    """An account typed at longitude +95.37 is planned, and the report names it with the likely fix."""
+    completed, out = plan_with_cell(small_files, tmp_path, 3, "lon", "95.37")
 
     assert completed.returncode == 0, completed.stderr
     warning = ("account A3 at (29.7600, 95.3700) lies 12,965 km from its nearest rep, R1, while half of the "
@@ -306,13 +312,7 @@ def test_out_inside_file_is_invalid_input(small_files, tmp_path):
 
 def test_coordinates_far_from_postal_code_warned(small_files, tmp_path):
     """A1 gives Dallas coordinates and the Boston ZIP code 02115: the coordinates are used and the conflict named."""
-    accounts, reps = small_files
-    rows = read_csv(accounts)
-    rows[0]["postal_code"] = "02115"
-    write_csv(accounts, rows)
-    out = tmp_path / "plan"
-    completed = territory("plan", "--accounts", str(accounts), "--reps", str(reps), "--out", str(out),
-                          "--time-limit", "10")
+    completed, out = plan_with_cell(small_files, tmp_path, 0, "postal_code", "02115")
 
     assert completed.returncode == 0, completed.stderr
     warnings = json.loads((out / "metrics.json").read_text())["warnings"]

@@ -308,8 +308,8 @@ def _read_frame(source: str | Path | geopandas.GeoDataFrame, layer: str | None) 
         raise InputError([RowIssue(name, None, "", "", f"cannot be read as {SUPPORTED_FORMATS}: {_gdal_message(error)}")],
                          summary="cannot read the unit layer") from error
     except shapely.errors.GEOSException as error:
-        # A ring that is not closed, or too short to be a ring, fails the whole layer; read it again with
-        # such geometries left empty to name the features.
+        # A ring that is not closed, or too short to be a ring, fails the whole layer. A second read leaves
+        # such geometries empty, so the features can be named.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             frame = geopandas.read_file(text, layer=layer, on_invalid="ignore")

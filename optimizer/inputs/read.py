@@ -97,8 +97,8 @@ _OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
 def _check_separator(name: str, records: list[list[str]]) -> None:
     """Raise InputError when the header is one cell that another separator splits into columns.
 
-    Spreadsheets set to a European locale save "CSV" with semicolons, and often decimal commas too;
-    read with commas, each row then has a varying count of cells and every message would mislead.
+    Spreadsheets set to a European locale save "CSV" with semicolons, and often decimal commas too.
+    Read with commas, each row then has a varying count of cells, so every message would mislead.
     """
     if not records:
         return

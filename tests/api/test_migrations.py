@@ -34,13 +34,19 @@ def empty_database(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
         yield from postgresql_schema_url()
 
 
-def test_upgrade_keeps_runs_and_plans(empty_database):
-    engine = make_engine(empty_database)
+def engine_at(url: str, revision: str):
+    """Return an engine on `url` whose schema is at `revision`."""
+    engine = make_engine(url)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_FOLDER))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "0001")
+        command.upgrade(config, revision)
+    return engine
+
+
+def test_upgrade_keeps_runs_and_plans(empty_database):
+    engine = engine_at(empty_database, "0001")
     with engine.begin() as connection:
         for statement in ROWS_AT_0001:
             connection.execute(text(statement), {"content": b"x"})
@@ -58,12 +64,7 @@ def test_upgrade_keeps_runs_and_plans(empty_database):
 
 def test_upgrade_rewrites_wide_bands_as_percentages(empty_database):
     """Rules stored before bands of 1 or more were rejected keep their meaning: 1.5 becomes "150%"."""
-    engine = make_engine(empty_database)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_FOLDER))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0002")
+    engine = engine_at(empty_database, "0002")
     with engine.begin() as connection:
         connection.execute(text(ROWS_AT_0001[0]), {"content": b"x"})
         connection.execute(text("INSERT INTO scenarios (id, name, dataset_id, rules, created_at) VALUES "
