@@ -3,18 +3,20 @@
     territory plan --accounts FILE --reps FILE [--config scenario.yaml] [--time-limit SECONDS] --out DIR
     territory bases --accounts FILE (--reps K --capacity-hours H | --capacity-from reps.csv) --out DIR
     territory districts [--units FILE] (--reps FILE | --territories K) [--band NAME=TOLERANCE%] ... --out DIR
+    territory propose --accounts FILE --reps FILE --plan DIR --move ACCOUNT=REP ... [--config scenario.yaml]
     territory demo [--out DIR]
     territory serve [--host HOST] [--port PORT] [--no-demo]
     territory keys create --role ROLE [--rep-id REP] [--name NAME] | keys revoke ID | keys list
 
-Exit codes: 0 plan (or bases) written, 2 bad input or settings, 3 infeasible request, 4 no plan found in time,
-1 unexpected failure. Errors print one readable message on stderr, never a traceback (unless --debug).
+Exit codes: 0 plan (or bases) written or proposal within the rules, 2 bad input or settings, 3 infeasible request
+or a proposal that breaks a rule, 4 no plan found in time, 1 unexpected failure. Errors print one readable message on stderr, never a traceback (unless --debug).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.resources
+import json
 import logging
 import sys
 import time
@@ -66,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
                                          "each one connected region")
     add_districts_options(districts)
 
+    propose = commands.add_parser("propose", parents=[common],
+                                  help="evaluate a proposed change to a plan (accounts moved to other reps) against "
+                                       "every rule, without solving again")
+    _add_propose_options(propose)
+
     demo = commands.add_parser("demo", parents=[common], help="plan the embedded demo data set (10 reps, 900 accounts)")
     _add_plan_options(demo, default_out=Path("out/demo"), default_time_limit=30.0)
 
@@ -111,6 +118,21 @@ def _add_plan_options(parser: argparse.ArgumentParser, default_out: Path | None 
     parser.add_argument("--boundaries", type=Path,
                         help="boundary layer (GeoJSON, GeoPackage, Shapefile) to draw territories from ZIP or "
                              "county polygons instead of Voronoi cells")
+
+
+def _add_propose_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--accounts", required=True, type=Path, help="the accounts file the plan was made from")
+    parser.add_argument("--reps", required=True, type=Path, help="the reps file the plan was made from")
+    parser.add_argument("--plan", required=True, type=Path,
+                        help="the plan's folder (its assignments.csv) or the assignments.csv itself")
+    parser.add_argument("--config", type=Path, help="the scenario YAML the plan was made with (defaults when absent)")
+    parser.add_argument("--move", action="append", required=True, metavar="ACCOUNT=REP",
+                        help="give account ACCOUNT to rep REP (repeatable)")
+    parser.add_argument("--account-column", action="append", metavar="NAME=HEADER",
+                        help="read column NAME of the accounts schema from HEADER (repeatable)")
+    parser.add_argument("--rep-column", action="append", metavar="NAME=HEADER",
+                        help="read column NAME of the reps schema from HEADER (repeatable)")
+    parser.add_argument("--json", action="store_true", help="print the evaluation as JSON")
 
 
 def _add_bases_options(parser: argparse.ArgumentParser) -> None:
@@ -242,6 +264,61 @@ def _run_bases(args: argparse.Namespace) -> int:
     print(f"\nFiles written to {args.out}/: reps.csv, bases.json. Next: territory plan --accounts {args.accounts} "
           f"--reps {args.out / 'reps.csv'} --out PLAN_DIR")
     return 0
+
+
+def _run_propose(args: argparse.Namespace) -> int:
+    """Evaluate the proposal; exit 0 when the changed plan keeps every rule, 3 when it breaks one."""
+    from optimizer.inputs import load_inputs
+    from optimizer.instance import build_instance
+    from optimizer.pipeline import prepare_accounts
+    from optimizer.proposals import evaluate_proposal, plan_from_assignments
+
+    scenario = load_scenario(args.config) if args.config else Scenario()
+    moves = {}
+    for value in args.move:
+        account_id, separator, rep_id = value.partition("=")
+        if not separator or not account_id.strip() or not rep_id.strip():
+            raise ConfigError(f"--move {value!r} is not ACCOUNT=REP; write for example --move ACC-017=AE-02")
+        if account_id.strip() in moves:
+            raise ConfigError(f"--move names account {account_id.strip()} twice; give each account once")
+        moves[account_id.strip()] = rep_id.strip()
+    inputs = load_inputs(args.accounts, args.reps, account_columns=_column_map(args.account_column, "--account-column"),
+                         rep_columns=_column_map(args.rep_column, "--rep-column"))
+    instance = build_instance(prepare_accounts(inputs, scenario), inputs.reps, scenario)
+    plan = args.plan / "assignments.csv" if args.plan.is_dir() else args.plan
+    result = evaluate_proposal(instance, plan_from_assignments(instance, plan), moves)
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2))
+    else:
+        print(format_proposal(result))
+    return 0 if result.ok else 3
+
+
+def format_proposal(result) -> str:
+    """Return the evaluated proposal as plain text: the moves, each affected territory, the verdict."""
+    lines = [f"proposal: {len(result.moves)} account(s) change rep"]
+    lines += [f"  {account}: {before} -> {after}" for account, before, after in result.moves]
+    lines.append("")
+    header = f"{'rep':<10} {'accounts':>11} {'potential USD':>27} {'% target':>15} {'util':>13} {'mean km':>13}"
+    lines += [header, "-" * len(header)]
+    for rep_id, (before, after) in result.territories.items():
+        pct = (f"{before.potential_pct_of_target:.1f} -> {after.potential_pct_of_target:.1f}"
+               if before.potential_pct_of_target is not None else "-")
+        util = (f"{before.utilisation:.0%} -> {after.utilisation:.0%}" if before.utilisation is not None else "-")
+        km = " -> ".join(f"{figures.mean_distance_km:.0f}" if figures.mean_distance_km is not None else "-"
+                         for figures in (before, after))
+        lines.append(f"{rep_id:<10} {f'{before.accounts} -> {after.accounts}':>11} "
+                     f"{f'{before.potential:,.0f} -> {after.potential:,.0f}':>27} {pct:>15} {util:>13} {km:>13}")
+    change = result.objective_after - result.objective_before
+    lines += ["", f"objective: {result.objective_before:,.0f} -> {result.objective_after:,.0f} "
+                  f"{result.objective_unit} ({change:+,.0f})"]
+    if result.ok:
+        lines.append("verdict: the changed plan keeps every rule")
+    else:
+        lines.append(f"verdict: the changed plan breaks {len(result.violations)} rule(s):")
+        lines += [f"  - {violation}" for violation in result.violations]
+    lines += [f"note: {note}" for note in result.notes]
+    return "\n".join(lines)
 
 
 def format_report(metrics: dict) -> str:
@@ -391,6 +468,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run_bases(args)
         if args.command == "districts":
             return _run_districts(args)
+        if args.command == "propose":
+            return _run_propose(args)
         if args.command == "demo":
             demo = importlib.resources.files("data") / "demo"
             return _run_plan(args, Path(str(demo / "accounts.csv")), Path(str(demo / "reps.csv")))

@@ -322,6 +322,36 @@ def test_coordinates_far_from_postal_code_warned(small_files, tmp_path):
     assert table.loc["A1", "located_by"] == "coordinates"
 
 
+def test_propose_reports_broken_band(small_files, tmp_path):
+    """Giving Houston's account to the Dallas rep breaks the +-5 % potential band: exit 3 and the verdict."""
+    accounts, reps = small_files
+    out = tmp_path / "plan"
+    planned = territory("plan", "--accounts", str(accounts), "--reps", str(reps), "--out", str(out),
+                        "--time-limit", "10")
+    assert planned.returncode == 0, planned.stderr
+    owner = pd.read_csv(out / "assignments.csv", dtype=str).set_index("account_id")["rep_id"]
+    other = "R1" if owner["A3"] == "R2" else "R2"
+
+    completed = territory("propose", "--accounts", str(accounts), "--reps", str(reps), "--plan", str(out),
+                          "--move", f"A3={other}", "--json")
+
+    assert completed.returncode == 3, completed.stderr
+    result = json.loads(completed.stdout)
+    assert result["moves"] == [{"account_id": "A3", "from": owner["A3"], "to": other}]
+    assert result["ok"] is False
+    assert all("outside its band" in violation for violation in result["violations"])
+    assert len(result["violations"]) == 2
+
+
+def test_propose_bad_move_is_invalid_input(small_files, tmp_path):
+    accounts, reps = small_files
+    completed = territory("propose", "--accounts", str(accounts), "--reps", str(reps), "--plan", str(tmp_path),
+                          "--move", "A3")
+
+    assert completed.returncode == 2
+    assert completed.stderr.strip() == "error: --move 'A3' is not ACCOUNT=REP; write for example --move ACC-017=AE-02"
+
+
 def test_band_of_five_is_invalid_input(small_files, tmp_path):
     """A bare 5 would mean +-500 %; the run stops with both readings instead of planning a loose band."""
     accounts, reps = small_files

@@ -1,0 +1,168 @@
+"""Proposals: a requested change to a plan, evaluated at once.
+
+An account executive requests accounts ("give me these three, take those two"). The change is applied
+to the plan as it stands and checked by the solver-independent validator against every rule of the
+scenario: balance bands, capacity, max_accounts, locks, industries, concentration and max_moves. The
+result shows each affected territory before and after, the rules the changed plan would break, and the
+change of the objective, so sales ops can approve or reject it. Nothing is solved again.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from optimizer.errors import ConfigError, InputError, RowIssue
+from optimizer.geodesy import geodesic_km
+from optimizer.instance import NO_REP, Instance
+from optimizer.validator import check_plan
+
+
+@dataclass
+class TerritoryFigures:
+    """One rep's territory figures: accounts, potential, workload and distances."""
+
+    accounts: int
+    potential: float
+    potential_pct_of_target: float | None   # potential against the potential band's target, when there is one
+    workload_hours: float
+    utilisation: float | None               # workload over capacity
+    mean_distance_km: float | None
+
+    def as_dict(self) -> dict:
+        return {"accounts": self.accounts, "potential": self.potential,
+                "potential_pct_of_target": self.potential_pct_of_target, "workload_hours": self.workload_hours,
+                "utilisation": self.utilisation, "mean_distance_km": self.mean_distance_km}
+
+
+@dataclass
+class ProposalResult:
+    """The evaluated change: the moves, each affected rep before and after, and the rules it breaks."""
+
+    moves: list[tuple[str, str, str]]             # (account id, rep before, rep after)
+    territories: dict[str, tuple[TerritoryFigures, TerritoryFigures]]
+    violations: list[str]                         # rules the changed plan breaks that the plan kept
+    objective_before: float
+    objective_after: float
+    objective_unit: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def as_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "moves": [{"account_id": account, "from": before, "to": after} for account, before, after in self.moves],
+            "territories": {rep_id: {"before": before.as_dict(), "after": after.as_dict()}
+                            for rep_id, (before, after) in self.territories.items()},
+            "violations": list(self.violations),
+            "objective_before": self.objective_before, "objective_after": self.objective_after,
+            "objective_unit": self.objective_unit, "notes": list(self.notes),
+        }
+
+
+def plan_from_assignments(instance: Instance, path: str | Path) -> np.ndarray:
+    """Return the rep index per account of `instance` from a plan's assignments.csv.
+
+    Raises InputError when the file cannot be read, lacks the account_id and rep_id columns, misses an
+    account of the instance, or names a rep that the roster does not have.
+    """
+    path = Path(path)
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise InputError([RowIssue(str(path), None, "", "", f"cannot be read as a plan's assignments.csv: {error}")],
+                         summary="cannot read the plan") from None
+    missing = [column for column in ("account_id", "rep_id") if column not in table.columns]
+    if missing:
+        raise InputError([RowIssue(path.name, None, column, "", "is missing; give the assignments.csv that "
+                                                                "territory plan wrote") for column in missing],
+                         summary="cannot read the plan")
+    owner = dict(zip(table["account_id"], table["rep_id"], strict=True))
+    rep_index = {rep_id: r for r, rep_id in enumerate(instance.rep_ids)}
+    issues = []
+    rep_of = np.full(instance.account_count, NO_REP, dtype=np.int64)
+    for a, account_id in enumerate(instance.account_ids):
+        rep_id = owner.get(account_id)
+        if not rep_id:
+            issues.append(RowIssue(path.name, None, "account_id", account_id, "is an account of the inputs that the "
+                                                                              "plan does not assign; give the plan "
+                                                                              "made from these inputs"))
+        elif rep_id not in rep_index:
+            issues.append(RowIssue(path.name, None, "rep_id", rep_id, f"assigns account {account_id} to a rep that "
+                                                                      "the roster does not have"))
+        else:
+            rep_of[a] = rep_index[rep_id]
+    if issues:
+        raise InputError(issues[:20], summary=f"{len(issues)} problem(s) with the plan {path}")
+    return rep_of
+
+
+def evaluate_proposal(instance: Instance, rep_of: np.ndarray, moves: Mapping[str, str]) -> ProposalResult:
+    """Apply `moves` ({account id: new rep id}) to the plan `rep_of` and evaluate the changed plan.
+
+    Raises ConfigError for an unknown account or rep id (with the closest one) or an account that
+    already belongs to the rep it should move to.
+    """
+    if not moves:
+        raise ConfigError("the proposal moves no account; give at least one ACCOUNT=REP")
+    account_index = {account_id: a for a, account_id in enumerate(instance.account_ids)}
+    rep_index = {rep_id: r for r, rep_id in enumerate(instance.rep_ids)}
+    problems, applied = [], []
+    after = np.asarray(rep_of, dtype=np.int64).copy()
+    for account_id, rep_id in moves.items():
+        if account_id not in account_index:
+            problems.append(f"account {account_id!r} is not a located account of the plan{_closest(account_id, account_index)}")
+            continue
+        if rep_id not in rep_index:
+            problems.append(f"rep {rep_id!r} is not in the roster{_closest(rep_id, rep_index)}")
+            continue
+        a, r = account_index[account_id], rep_index[rep_id]
+        if after[a] == r:
+            problems.append(f"account {account_id} already belongs to {rep_id}")
+            continue
+        applied.append((account_id, instance.rep_ids[after[a]], rep_id))
+        after[a] = r
+    if problems:
+        raise ConfigError("invalid proposal:\n  - " + "\n  - ".join(problems))
+
+    before_check, after_check = check_plan(instance, rep_of), check_plan(instance, after)
+    affected = sorted({rep for _, old, new in applied for rep in (old, new)}, key=instance.rep_ids.index)
+    territories = {rep_id: (_figures(instance, rep_of, rep_index[rep_id]), _figures(instance, after, rep_index[rep_id]))
+                   for rep_id in affected}
+    notes = []
+    if not before_check.ok:
+        notes.append(f"the plan itself breaks {len(before_check.violations)} rule(s) (rules changed since it was "
+                     "made?); only the rules the change breaks on top are listed")
+    violations = [violation for violation in after_check.violations if violation not in before_check.violations]
+    return ProposalResult(applied, territories, violations, before_check.objective, after_check.objective,
+                          instance.objective_unit, notes)
+
+
+def _closest(name: str, known: Mapping[str, int]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _figures(instance: Instance, rep_of: np.ndarray, r: int) -> TerritoryFigures:
+    mine = np.flatnonzero(rep_of == r)
+    potential = float(instance.potential[mine].sum())
+    band = instance.bands.get("potential")
+    target = float(band.target[r]) if band is not None else 0.0
+    hours = float(instance.pair_load(mine, np.full(mine.size, r)).sum())
+    capacity = float(instance.capacity[r])
+    distance = geodesic_km(instance.account_lat[mine], instance.account_lon[mine], instance.rep_lat[r],
+                           instance.rep_lon[r]) if mine.size else np.zeros(0)
+    return TerritoryFigures(
+        accounts=int(mine.size), potential=potential,
+        potential_pct_of_target=100.0 * potential / target if target > 0 else None,
+        workload_hours=hours, utilisation=hours / capacity if capacity > 0 else None,
+        mean_distance_km=float(distance.mean()) if mine.size else None,
+    )

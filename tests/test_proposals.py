@@ -1,0 +1,85 @@
+"""Proposals: accounts moved by hand, evaluated against every rule without solving again."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from optimizer.errors import ConfigError, InputError
+from optimizer.proposals import evaluate_proposal, plan_from_assignments
+from tests.plan_fixtures import make_instance, make_scenario, point_at
+
+# Four accounts of 100 USD, two per rep; the potential band of +-10 % puts each rep at 180 to 220 USD.
+ACCOUNTS = [{"account_id": f"a{k}", "potential": 100.0, "workload_hours": 10.0} for k in range(4)]
+REPS = [{"rep_id": "R1", "capacity_hours": 40.0}, {"rep_id": "R2", "capacity_hours": 40.0}]
+PLAN = np.array([0, 0, 1, 1])
+
+
+def instance(**sections):
+    return make_instance(ACCOUNTS, REPS, make_scenario(balance={"potential": 0.1}, **sections))
+
+
+def test_swap_keeps_every_rule():
+    result = evaluate_proposal(instance(), PLAN, {"a0": "R2", "a2": "R1"})
+
+    assert result.ok
+    assert result.moves == [("a0", "R1", "R2"), ("a2", "R2", "R1")]
+    before, after = result.territories["R1"]
+    assert (before.accounts, after.accounts) == (2, 2)
+    assert (before.potential, after.potential) == (200.0, 200.0)
+    assert after.potential_pct_of_target == pytest.approx(100.0)
+    assert after.utilisation == pytest.approx(0.5)
+
+
+def test_one_way_move_breaks_both_bands():
+    result = evaluate_proposal(instance(), PLAN, {"a0": "R2"})
+
+    assert not result.ok
+    assert result.violations == [
+        "rep R1: potential 100.00 USD outside its band [180.00, 220.00]",
+        "rep R2: potential 300.00 USD outside its band [180.00, 220.00]",
+    ]
+    assert result.territories["R2"][1].potential_pct_of_target == pytest.approx(150.0)
+
+
+def test_objective_change_is_the_distance_moved():
+    """Each account costs its workload hours times km: a0 moves from 0 km to 100 km away, +10 x 100."""
+    accounts = [{**row, "lat": 40.0, "lon": -100.0} for row in ACCOUNTS]
+    far = point_at(100.0, azimuth=90.0)
+    reps = [REPS[0], {**REPS[1], "lat": far[0], "lon": far[1]}]
+    plan_instance = make_instance(accounts, reps, make_scenario(balance={"potential": None}))
+    result = evaluate_proposal(plan_instance, PLAN, {"a0": "R2"})
+
+    assert result.objective_after - result.objective_before == pytest.approx(1000.0, abs=1e-6)
+
+
+@pytest.mark.parametrize(("moves", "message"), [
+    ({"a9": "R2"}, "account 'a9' is not a located account of the plan"),
+    ({"a0": "R22"}, "rep 'R22' is not in the roster; did you mean 'R2'?"),
+    ({"a0": "R1"}, "account a0 already belongs to R1"),
+    ({}, "the proposal moves no account"),
+])
+def test_invalid_proposal_rejected(moves, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        evaluate_proposal(instance(), PLAN, moves)
+
+
+def test_plan_read_from_assignments(tmp_path):
+    path = tmp_path / "assignments.csv"
+    path.write_text("account_id,rep_id\na0,R2\na1,R1\na2,R1\na3,R2\n", encoding="utf-8")
+    assert plan_from_assignments(instance(), path).tolist() == [1, 0, 0, 1]
+
+
+def test_plan_missing_account_rejected(tmp_path):
+    path = tmp_path / "assignments.csv"
+    path.write_text("account_id,rep_id\na0,R2\na1,R1\na2,R9\n", encoding="utf-8")
+    with pytest.raises(InputError) as raised:
+        plan_from_assignments(instance(), path)
+
+    assert [str(issue) for issue in raised.value.issues] == [
+        "assignments.csv, column rep_id: 'R9' assigns account a2 to a rep that the roster does not have",
+        "assignments.csv, column account_id: 'a3' is an account of the inputs that the plan does not assign; give "
+        "the plan made from these inputs",
+    ]
