@@ -232,3 +232,43 @@ class GeoPlanPublic(_Response):
     summary: dict[str, Any] = Field(description="units, territories, bands, status, territories in several polygon "
                                                 "parts and, with accounts, the accounts assigned and outside units")
     solver: GeoSolverPublic = Field(description="solver outcome: status, objective, bound, gap and deviations")
+
+
+class ProposalCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    moves: dict[Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL_PATTERN)],
+                Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL_PATTERN)]] = Field(
+        min_length=1, max_length=1000, description="account id -> the rep it should move to",
+        examples=[{"ACC-0001": "AE-05", "ACC-0002": "AE-05"}])
+
+
+class TerritoryFiguresPublic(_Response):
+    accounts: int = Field(description="accounts of the territory")
+    potential: float = Field(description="potential, USD")
+    potential_pct_of_target: float | None = Field(description="potential against the potential band's target, %")
+    workload_hours: float = Field(description="workload, hours a year")
+    utilisation: float | None = Field(description="workload over capacity, a fraction")
+    mean_distance_km: float | None = Field(description="mean geodesic distance from the rep's home base, km")
+
+
+class TerritoryChangePublic(_Response):
+    before: TerritoryFiguresPublic = Field(description="the territory in the plan")
+    after: TerritoryFiguresPublic = Field(description="the territory with the proposal applied")
+
+
+class MovePublic(_Response):
+    account_id: str = Field(description="account that changes rep")
+    from_rep: str = Field(alias="from", description="its rep in the plan")
+    to_rep: str = Field(alias="to", description="its rep under the proposal")
+
+
+class ProposalPublic(_Response):
+    ok: bool = Field(description="true when the changed plan keeps every rule of the scenario")
+    moves: list[MovePublic] = Field(description="the accounts that change rep")
+    territories: dict[str, TerritoryChangePublic] = Field(description="each affected rep, before and after")
+    violations: list[str] = Field(description="rules the changed plan breaks that the plan kept")
+    objective_before: float = Field(description="the plan's objective, in objective_unit")
+    objective_after: float = Field(description="the objective with the proposal applied")
+    objective_unit: str = Field(description="unit of the objectives, such as hour-km")
+    notes: list[str] = Field(description="remarks, such as rules the plan itself no longer keeps")

@@ -85,23 +85,27 @@ def plan_from_assignments(instance: Instance, path: str | Path) -> np.ndarray:
         raise InputError([RowIssue(path.name, None, column, "", "is missing; give the assignments.csv that "
                                                                 "territory plan wrote") for column in missing],
                          summary="cannot read the plan")
-    owner = dict(zip(table["account_id"], table["rep_id"], strict=True))
+    return plan_from_owners(instance, dict(zip(table["account_id"], table["rep_id"], strict=True)), path.name)
+
+
+def plan_from_owners(instance: Instance, owner: Mapping[str, str | None], source: str) -> np.ndarray:
+    """Return the rep index per account of `instance` from {account id: rep id}; `source` names it in errors."""
     rep_index = {rep_id: r for r, rep_id in enumerate(instance.rep_ids)}
     issues = []
     rep_of = np.full(instance.account_count, NO_REP, dtype=np.int64)
     for a, account_id in enumerate(instance.account_ids):
         rep_id = owner.get(account_id)
         if not rep_id:
-            issues.append(RowIssue(path.name, None, "account_id", account_id, "is an account of the inputs that the "
+            issues.append(RowIssue(source, None, "account_id", account_id, "is an account of the inputs that the "
                                                                               "plan does not assign; give the plan "
                                                                               "made from these inputs"))
         elif rep_id not in rep_index:
-            issues.append(RowIssue(path.name, None, "rep_id", rep_id, f"assigns account {account_id} to a rep that "
+            issues.append(RowIssue(source, None, "rep_id", rep_id, f"assigns account {account_id} to a rep that "
                                                                       "the roster does not have"))
         else:
             rep_of[a] = rep_index[rep_id]
     if issues:
-        raise InputError(issues[:20], summary=f"{len(issues)} problem(s) with the plan {path}")
+        raise InputError(issues[:20], summary=f"{len(issues)} problem(s) with the plan {source}")
     return rep_of
 
 

@@ -41,6 +41,7 @@ ROUTES = [
     ("GET", "/plans/{plan}/territories", {}, ALL),
     ("GET", "/plans/{plan}/metrics", {}, ALL),
     ("GET", "/plans/{plan}/map", {}, PLANNERS),
+    ("POST", "/plans/{plan}/proposals", {"json": {"moves": {"NO-SUCH": "AE-02"}}}, ALL),
     ("GET", "/geo/scenarios", {}, PLANNERS),
     ("POST", "/geo/scenarios", {"data": {"territories": "0"}}, SALES_OPS),
     ("GET", f"/geo/scenarios/{MISSING}", {}, PLANNERS),

@@ -1,0 +1,63 @@
+"""Proposals over HTTP: a plan's accounts moved by hand, checked against its scenario's rules, nothing stored."""
+
+from __future__ import annotations
+
+from tests.api.conftest import AE_REP, Service, SolvedPlan
+
+
+def owners(service: Service, plan_id: int) -> dict[str, str]:
+    page = service.client.get(f"/plans/{plan_id}/assignments", headers=service.headers(),
+                              params={"limit": 1000}).json()
+    return {item["account_id"]: item["rep_id"] for item in page["items"] if item["rep_id"]}
+
+
+def first_of(plan: dict[str, str], rep_id: str) -> str:
+    return next(account for account, rep in plan.items() if rep == rep_id)
+
+
+def test_move_to_uncovered_industry_breaks_a_rule(service: Service, small_plan: SolvedPlan) -> None:
+    plan = owners(service, small_plan.plan_id)
+    account = first_of(plan, AE_REP)
+    response = service.client.post(f"/plans/{small_plan.plan_id}/proposals", headers=service.headers(),
+                                   json={"moves": {account: "AE-99"}})
+
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["ok"] is False
+    assert result["violations"] == [f"account {account} is in an industry rep AE-99 does not cover"]
+    assert result["moves"] == [{"account_id": account, "from": AE_REP, "to": "AE-99"}]
+    assert sorted(result["territories"]) == sorted([AE_REP, "AE-99"])
+    assert result["territories"]["AE-99"]["before"]["accounts"] == 0
+    assert result["territories"]["AE-99"]["after"]["accounts"] == 1
+
+
+def test_move_between_reps_keeps_rules_and_stores_nothing(service: Service, small_plan: SolvedPlan) -> None:
+    plan = owners(service, small_plan.plan_id)
+    account = first_of(plan, "AE-02")
+    response = service.client.post(f"/plans/{small_plan.plan_id}/proposals", headers=service.headers(),
+                                   json={"moves": {account: "AE-03"}})
+
+    assert response.status_code == 200, response.text
+    assert response.json()["ok"] is True
+    assert response.json()["violations"] == []
+    assert owners(service, small_plan.plan_id) == plan
+
+
+def test_ae_moves_only_own_territory(service: Service, small_plan: SolvedPlan) -> None:
+    plan = owners(service, small_plan.plan_id)
+    other = first_of(plan, "AE-02")
+    response = service.client.post(f"/plans/{small_plan.plan_id}/proposals", headers=service.headers("ae"),
+                                   json={"moves": {other: "AE-03"}})
+    assert response.status_code == 403
+    assert f"{other} is neither" in response.json()["detail"]
+
+    wanted = service.client.post(f"/plans/{small_plan.plan_id}/proposals", headers=service.headers("ae"),
+                                 json={"moves": {other: AE_REP}})
+    assert wanted.status_code == 200, wanted.text
+
+
+def test_unknown_account_is_422(service: Service, small_plan: SolvedPlan) -> None:
+    response = service.client.post(f"/plans/{small_plan.plan_id}/proposals", headers=service.headers(),
+                                   json={"moves": {"NO-SUCH": "AE-02"}})
+    assert response.status_code == 422
+    assert "account 'NO-SUCH' is not a located account of the plan" in response.json()["detail"]
