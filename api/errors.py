@@ -105,11 +105,14 @@ def territory_error_body(error: TerritoryError) -> dict[str, Any]:
 
 
 def _finite(value: Any) -> Any:
-    """Replace NaN and infinity, which strict JSON cannot carry, by their text."""
+    """Replace NaN and infinity, which strict JSON cannot carry, by their text, and escape lone surrogates,
+    which UTF-8 cannot encode."""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
     if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
+        return {_finite(key): _finite(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [_finite(item) for item in value]
     return value

@@ -259,7 +259,8 @@ class TerritoryChangePublic(_Response):
 
 class MovePublic(_Response):
     account_id: str = Field(description="account that changes rep")
-    from_rep: str = Field(alias="from", description="its rep in the plan")
+    from_rep: str | None = Field(alias="from", description="its rep in the plan; null for an ae key when that is "
+                                                            "another rep")
     to_rep: str = Field(alias="to", description="its rep under the proposal")
 
 
@@ -268,6 +269,8 @@ class ProposalPublic(_Response):
     moves: list[MovePublic] = Field(description="the accounts that change rep")
     territories: dict[str, TerritoryChangePublic] = Field(description="each affected rep, before and after")
     violations: list[str] = Field(description="rules the changed plan breaks that the plan kept")
+    already_broken: list[str] = Field(description="rules the plan already broke (its scenario changed since) and "
+                                                  "the changed plan still breaks")
     objective_before: float = Field(description="the plan's objective, in objective_unit")
     objective_after: float = Field(description="the objective with the proposal applied")
     objective_unit: str = Field(description="unit of the objectives, such as hour-km")

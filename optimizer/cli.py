@@ -286,7 +286,10 @@ def _run_propose(args: argparse.Namespace) -> int:
                          rep_columns=_column_map(args.rep_column, "--rep-column"))
     instance = build_instance(prepare_accounts(inputs, scenario), inputs.reps, scenario)
     plan = args.plan / "assignments.csv" if args.plan.is_dir() else args.plan
-    result = evaluate_proposal(instance, plan_from_assignments(instance, plan), moves)
+    unlocated = inputs.accounts[inputs.accounts["lat"].isna() | inputs.accounts["lon"].isna()]
+    notes = unlocated["location_note"] if "location_note" in unlocated else [""] * len(unlocated)
+    result = evaluate_proposal(instance, plan_from_assignments(instance, plan), moves,
+                               not_located=dict(zip(unlocated["account_id"], notes, strict=True)))
     if args.json:
         print(json.dumps(result.as_dict(), indent=2))
     else:
@@ -299,25 +302,28 @@ def format_proposal(result) -> str:
     lines = [f"proposal: {len(result.moves)} account(s) change rep"]
     lines += [f"  {account}: {before} -> {after}" for account, before, after in result.moves]
     lines.append("")
-    header = f"{'rep':<10} {'accounts':>11} {'potential USD':>27} {'% target':>15} {'util':>13} {'mean km':>13}"
+    header = f"{'rep':<10} {'accounts':>11} {'potential USD':>27} {'% target':>17} {'util':>13} {'mean km':>13}"
     lines += [header, "-" * len(header)]
     for rep_id, (before, after) in result.territories.items():
-        pct = (f"{before.potential_pct_of_target:.1f} -> {after.potential_pct_of_target:.1f}"
+        pct = (f"{before.potential_pct_of_target:.2f} -> {after.potential_pct_of_target:.2f}"
                if before.potential_pct_of_target is not None else "-")
         util = (f"{before.utilisation:.0%} -> {after.utilisation:.0%}" if before.utilisation is not None else "-")
         km = " -> ".join(f"{figures.mean_distance_km:.0f}" if figures.mean_distance_km is not None else "-"
                          for figures in (before, after))
         lines.append(f"{rep_id:<10} {f'{before.accounts} -> {after.accounts}':>11} "
-                     f"{f'{before.potential:,.0f} -> {after.potential:,.0f}':>27} {pct:>15} {util:>13} {km:>13}")
+                     f"{f'{before.potential:,.0f} -> {after.potential:,.0f}':>27} {pct:>17} {util:>13} {km:>13}")
     change = result.objective_after - result.objective_before
     lines += ["", f"objective: {result.objective_before:,.0f} -> {result.objective_after:,.0f} "
                   f"{result.objective_unit} ({change:+,.0f})"]
-    if result.ok:
+    if result.ok and not result.already_broken:
         lines.append("verdict: the changed plan keeps every rule")
+    elif result.ok:
+        lines.append("verdict: the change breaks no rule that the plan keeps")
     else:
-        lines.append(f"verdict: the changed plan breaks {len(result.violations)} rule(s):")
+        lines.append(f"verdict: the change breaks {len(result.violations)} rule(s) that the plan keeps:")
         lines += [f"  - {violation}" for violation in result.violations]
     lines += [f"note: {note}" for note in result.notes]
+    lines += [f"  - {violation}" for violation in result.already_broken]
     return "\n".join(lines)
 
 

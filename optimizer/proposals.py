@@ -10,6 +10,7 @@ change of the objective, so sales ops can approve or reject it. Nothing is solve
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,7 @@ class ProposalResult:
     objective_after: float
     objective_unit: str
     notes: list[str] = field(default_factory=list)
+    already_broken: list[str] = field(default_factory=list)   # rules the plan broke and the changed plan still breaks
 
     @property
     def ok(self) -> bool:
@@ -62,7 +64,7 @@ class ProposalResult:
             "moves": [{"account_id": account, "from": before, "to": after} for account, before, after in self.moves],
             "territories": {rep_id: {"before": before.as_dict(), "after": after.as_dict()}
                             for rep_id, (before, after) in self.territories.items()},
-            "violations": list(self.violations),
+            "violations": list(self.violations), "already_broken": list(self.already_broken),
             "objective_before": self.objective_before, "objective_after": self.objective_after,
             "objective_unit": self.objective_unit, "notes": list(self.notes),
         }
@@ -77,7 +79,7 @@ def plan_from_assignments(instance: Instance, path: str | Path) -> np.ndarray:
     path = Path(path)
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise InputError([RowIssue(str(path), None, "", "", f"cannot be read as a plan's assignments.csv: {error}")],
                          summary="cannot read the plan") from None
     missing = [column for column in ("account_id", "rep_id") if column not in table.columns]
@@ -85,6 +87,11 @@ def plan_from_assignments(instance: Instance, path: str | Path) -> np.ndarray:
         raise InputError([RowIssue(path.name, None, column, "", "is missing; give the assignments.csv that "
                                                                 "territory plan wrote") for column in missing],
                          summary="cannot read the plan")
+    repeated = table["account_id"][table["account_id"].duplicated()].unique().tolist()
+    if repeated:
+        raise InputError([RowIssue(path.name, None, "account_id", account_id, "appears more than once; a plan "
+                                                                              "assigns each account once")
+                          for account_id in repeated[:20]], summary="cannot read the plan")
     return plan_from_owners(instance, dict(zip(table["account_id"], table["rep_id"], strict=True)), path.name)
 
 
@@ -104,17 +111,28 @@ def plan_from_owners(instance: Instance, owner: Mapping[str, str | None], source
                                                                       "the roster does not have"))
         else:
             rep_of[a] = rep_index[rep_id]
+    known = set(instance.account_ids)
+    for account_id, rep_id in owner.items():
+        if rep_id and account_id not in known:
+            issues.append(RowIssue(source, None, "account_id", account_id, "is assigned by the plan but is not a "
+                                                                           "located account of the inputs; give the "
+                                                                           "inputs the plan was made from"))
     if issues:
         raise InputError(issues[:20], summary=f"{len(issues)} problem(s) with the plan {source}")
     return rep_of
 
 
-def evaluate_proposal(instance: Instance, rep_of: np.ndarray, moves: Mapping[str, str]) -> ProposalResult:
+def evaluate_proposal(instance: Instance, rep_of: np.ndarray, moves: Mapping[str, str],
+                      not_located: Mapping[str, str] | None = None) -> ProposalResult:
     """Apply `moves` ({account id: new rep id}) to the plan `rep_of` and evaluate the changed plan.
 
-    Raises ConfigError for an unknown account or rep id (with the closest one) or an account that
-    already belongs to the rep it should move to.
+    Ids are compared without surrounding spaces. `not_located` ({account id: reason}) names the accounts
+    of the inputs that could not be located and so have no rep. Raises ConfigError for an unknown account
+    or rep id (with the closest one), an account not located, or an account that already belongs to the
+    rep it should move to.
     """
+    moves = {str(account).strip(): str(rep).strip() for account, rep in moves.items()}
+    not_located = not_located or {}
     if not moves:
         raise ConfigError("the proposal moves no account; give at least one ACCOUNT=REP")
     account_index = {account_id: a for a, account_id in enumerate(instance.account_ids)}
@@ -122,8 +140,12 @@ def evaluate_proposal(instance: Instance, rep_of: np.ndarray, moves: Mapping[str
     problems, applied = [], []
     after = np.asarray(rep_of, dtype=np.int64).copy()
     for account_id, rep_id in moves.items():
+        if account_id in not_located:
+            problems.append(f"account {account_id} could not be located ({not_located[account_id] or 'no location'}), "
+                            "so it has no rep in the plan; give it a location and plan again")
+            continue
         if account_id not in account_index:
-            problems.append(f"account {account_id!r} is not a located account of the plan{_closest(account_id, account_index)}")
+            problems.append(f"account {account_id!r} is not an account of the plan{_closest(account_id, account_index)}")
             continue
         if rep_id not in rep_index:
             problems.append(f"rep {rep_id!r} is not in the roster{_closest(rep_id, rep_index)}")
@@ -141,13 +163,25 @@ def evaluate_proposal(instance: Instance, rep_of: np.ndarray, moves: Mapping[str
     affected = sorted({rep for _, old, new in applied for rep in (old, new)}, key=instance.rep_ids.index)
     territories = {rep_id: (_figures(instance, rep_of, rep_index[rep_id]), _figures(instance, after, rep_index[rep_id]))
                    for rep_id in affected}
+    # A rule is matched by its text without numbers, so a band that the plan already breaks and the
+    # change only shifts counts as broken before, not as a new breach.
+    broken_before = {_rule(violation) for violation in before_check.violations}
+    violations = [violation for violation in after_check.violations if _rule(violation) not in broken_before]
+    already = [violation for violation in after_check.violations if _rule(violation) in broken_before]
     notes = []
-    if not before_check.ok:
-        notes.append(f"the plan itself breaks {len(before_check.violations)} rule(s) (rules changed since it was "
-                     "made?); only the rules the change breaks on top are listed")
-    violations = [violation for violation in after_check.violations if violation not in before_check.violations]
+    if already:
+        notes.append(f"the plan itself already breaks {len(before_check.violations)} rule(s) under these rules (were "
+                     "they changed since it was made?), and the changed plan still breaks these:")
     return ProposalResult(applied, territories, violations, before_check.objective, after_check.objective,
-                          instance.objective_unit, notes)
+                          instance.objective_unit, notes, already_broken=already)
+
+
+def _rule(violation: str) -> str:
+    """Return a violation's text without its quantities, which names the rule and the rep it concerns.
+
+    Digits inside ids (AE-02, R1, ACC-0314) follow a letter or a hyphen, so they are kept.
+    """
+    return re.sub(r"(?<![\w-])\d[\d,.]*%?", "#", violation)
 
 
 def _closest(name: str, known: Mapping[str, int]) -> str:

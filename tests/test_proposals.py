@@ -56,7 +56,7 @@ def test_objective_change_is_the_distance_moved():
 
 
 @pytest.mark.parametrize(("moves", "message"), [
-    ({"a9": "R2"}, "account 'a9' is not a located account of the plan"),
+    ({"a9": "R2"}, "account 'a9' is not an account of the plan"),
     ({"a0": "R22"}, "rep 'R22' is not in the roster; did you mean 'R2'?"),
     ({"a0": "R1"}, "account a0 already belongs to R1"),
     ({}, "the proposal moves no account"),
@@ -83,3 +83,39 @@ def test_plan_missing_account_rejected(tmp_path):
         "assignments.csv, column account_id: 'a3' is an account of the inputs that the plan does not assign; give "
         "the plan made from these inputs",
     ]
+
+
+def test_rule_broken_before_is_not_new():
+    """Under a 0 % band the plan (R1 at 300, R2 at 100 of 200 each) breaks both bands already; moving a0 to R2
+    only shifts them, so nothing new breaks. Moving a1 as well would fix both."""
+    plan = np.array([0, 0, 0, 1])
+    tight = make_instance(ACCOUNTS, REPS, make_scenario(balance={"potential": 0.0}))
+    result = evaluate_proposal(tight, plan, {"a0": "R2", "a1": "R2"})
+
+    assert result.ok
+    assert result.violations == []
+    assert result.already_broken == [
+        "rep R1: potential 100.00 USD outside its band [200.00, 200.00]",
+        "rep R2: potential 300.00 USD outside its band [200.00, 200.00]",
+    ]
+    assert evaluate_proposal(tight, plan, {"a0": "R2"}).already_broken == []
+
+
+def test_not_located_account_named_with_reason():
+    with pytest.raises(ConfigError, match=re.escape("account z9 could not be located (city 'Nowhere' not found in "
+                                                    "TX), so it has no rep in the plan")):
+        evaluate_proposal(instance(), PLAN, {" z9 ": "R2"}, not_located={"z9": "city 'Nowhere' not found in TX"})
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("", "cannot be read as a plan's assignments.csv"),
+    ("account_id,rep_id\na0,R1\na0,R2\na1,R1\na2,R2\na3,R2\n", "'a0' appears more than once"),
+    ("account_id,rep_id\na0,R1\na1,R1\na2,R2\na3,R2\nb7,R2\n", "'b7' is assigned by the plan but is not a "
+                                                                     "located account of the inputs"),
+])
+def test_unusable_plan_rejected(tmp_path, text, message):
+    path = tmp_path / "assignments.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as raised:
+        plan_from_assignments(instance(), path)
+    assert message in str(raised.value)

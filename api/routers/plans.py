@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query
@@ -165,8 +166,9 @@ def evaluate_plan_proposal(plan_id: PlanId, body: ProposalCreate, caller: AnyCal
                            session: SessionDep) -> dict:
     """Apply the moves to the plan and check the result against every rule of its scenario, without solving.
 
-    Nothing is stored. An ae key may propose only moves into or out of its own territory. The answer
-    is 200 whether or not the change keeps the rules: ``ok`` and ``violations`` say which.
+    Nothing is stored. An ae key may propose only moves into or out of its own territory, and sees only
+    its own territory's figures and rules. The answer is 200 whether or not the change keeps the rules:
+    ``ok`` and ``violations`` say which.
     """
     plan = _get_plan(session, plan_id)
     owners = {row.account_id: row.rep_id for row in session.scalars(
@@ -183,7 +185,27 @@ def evaluate_plan_proposal(plan_id: PlanId, body: ProposalCreate, caller: AnyCal
     scenario = scenario_from_dict(scenario_row.rules, source=f"scenario {scenario_row.id}")
     inputs = load_dataset(dataset)
     instance = build_instance(prepare_accounts(inputs, scenario), inputs.reps, scenario)
-    result = evaluate_proposal(instance, plan_from_owners(instance, owners, f"plan {plan_id}"), body.moves)
+    unlocated = inputs.accounts[inputs.accounts["lat"].isna() | inputs.accounts["lon"].isna()]
+    result = evaluate_proposal(instance, plan_from_owners(instance, owners, f"plan {plan_id}"), body.moves,
+                               not_located=dict(zip(unlocated["account_id"], unlocated["location_note"], strict=True)))
     logger.info("plan %d: proposal of %d move(s) by key %d evaluated, %s", plan_id, len(result.moves), caller.key_id,
                 "keeps every rule" if result.ok else f"breaks {len(result.violations)} rule(s)")
-    return result.as_dict()
+    answer = result.as_dict()
+    if caller.role is Role.ae:
+        answer = _ae_view(answer, caller.rep_id)
+    return answer
+
+
+def _ae_view(answer: dict, rep_id: str) -> dict:
+    """Return the evaluation as an ae key may see it: its own territory only, other reps' rules counted."""
+    mine = re.compile(rf"(?<![\w-]){re.escape(rep_id)}(?![\w-])")
+    own = [violation for violation in answer["violations"]
+           if mine.search(violation) or not violation.startswith("rep ")]
+    others = len(answer["violations"]) - len(own)
+    notes = [note for note in answer["notes"] if "already breaks" not in note]
+    if others:
+        notes.append(f"the change also breaks {others} rule(s) of other territories; sales ops see the details")
+    # The owner of another rep's account stays hidden, as in the assignments an ae key may read.
+    moves = [{**move, "from": move["from"] if move["from"] == rep_id else None} for move in answer["moves"]]
+    return {**answer, "moves": moves, "violations": own, "already_broken": [], "notes": notes,
+            "territories": {rep: figures for rep, figures in answer["territories"].items() if rep == rep_id}}

@@ -54,10 +54,21 @@ def test_ae_moves_only_own_territory(service: Service, small_plan: SolvedPlan) -
     wanted = service.client.post(f"/plans/{small_plan.plan_id}/proposals", headers=service.headers("ae"),
                                  json={"moves": {other: AE_REP}})
     assert wanted.status_code == 200, wanted.text
+    # The ae key sees its own territory only, and not who owns the account it asks for.
+    assert wanted.json()["moves"] == [{"account_id": other, "from": None, "to": AE_REP}]
+    assert list(wanted.json()["territories"]) == [AE_REP]
 
 
 def test_unknown_account_is_422(service: Service, small_plan: SolvedPlan) -> None:
     response = service.client.post(f"/plans/{small_plan.plan_id}/proposals", headers=service.headers(),
                                    json={"moves": {"NO-SUCH": "AE-02"}})
     assert response.status_code == 422
-    assert "account 'NO-SUCH' is not a located account of the plan" in response.json()["detail"]
+    assert "account 'NO-SUCH' is not an account of the plan" in response.json()["detail"]
+
+
+def test_lone_surrogate_is_422(service: Service, small_plan: SolvedPlan) -> None:
+    """UTF-8 cannot encode a lone surrogate, so the 422 that echoes the input escapes it instead of failing."""
+    response = service.client.post(f"/plans/{small_plan.plan_id}/proposals",
+                                    headers={**service.headers(), "Content-Type": "application/json"},
+                                    content=b'{"moves": {"ACC-0001": "\\ud800"}}')
+    assert response.status_code == 422
