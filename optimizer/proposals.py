@@ -1,7 +1,7 @@
 """Proposals: a requested change to a plan, evaluated at once.
 
 An account executive requests accounts ("give me these three, take those two"). The change is applied
-to the plan as it stands and checked by the solver-independent validator against every rule of the
+to the plan as it is and checked by the solver-independent validator against every rule of the
 scenario: balance bands, capacity, max_accounts, locks, industries, concentration and max_moves. The
 result shows each affected territory before and after, the rules the changed plan would break, and the
 change of the objective, so sales ops can approve or reject it. Nothing is solved again.

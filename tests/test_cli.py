@@ -272,10 +272,16 @@ def test_config_not_utf8_is_invalid_input(small_files, tmp_path):
 
 def plan_with_cell(small_files, tmp_path, row: int, column: str, value: str) -> tuple[subprocess.CompletedProcess, Path]:
     """Plan the small files with one account cell changed; return the finished process and the output folder."""
-    accounts, reps = small_files
+    accounts, _ = small_files
     rows = read_csv(accounts)
     rows[row][column] = value
     write_csv(accounts, rows)
+    return plan_small(small_files, tmp_path)
+
+
+def plan_small(small_files, tmp_path) -> tuple[subprocess.CompletedProcess, Path]:
+    """Plan the small files in 10 s; return the finished process and the output folder."""
+    accounts, reps = small_files
     out = tmp_path / "plan"
     completed = territory("plan", "--accounts", str(accounts), "--reps", str(reps), "--out", str(out),
                           "--time-limit", "10")
@@ -325,9 +331,7 @@ def test_coordinates_far_from_postal_code_warned(small_files, tmp_path):
 def test_propose_reports_broken_band(small_files, tmp_path):
     """Giving Houston's account to the Dallas rep breaks the +-5 % potential band: exit 3 and the verdict."""
     accounts, reps = small_files
-    out = tmp_path / "plan"
-    planned = territory("plan", "--accounts", str(accounts), "--reps", str(reps), "--out", str(out),
-                        "--time-limit", "10")
+    planned, out = plan_small(small_files, tmp_path)
     assert planned.returncode == 0, planned.stderr
     owner = pd.read_csv(out / "assignments.csv", dtype=str).set_index("account_id")["rep_id"]
     other = "R1" if owner["A3"] == "R2" else "R2"

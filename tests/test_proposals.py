@@ -86,8 +86,8 @@ def test_plan_missing_account_rejected(tmp_path):
 
 
 def test_rule_broken_before_is_not_new():
-    """Under a 0 % band the plan (R1 at 300, R2 at 100 of 200 each) breaks both bands already; moving a0 to R2
-    only shifts them, so nothing new breaks. Moving a1 as well would fix both."""
+    """Under a 0 % band (target 200 each) the plan, R1 at 300 and R2 at 100, already breaks both bands.
+    Moving a0 and a1 to R2 gives R1 100 and R2 300: both still broken, nothing new. Moving a0 alone fixes both."""
     plan = np.array([0, 0, 0, 1])
     tight = make_instance(ACCOUNTS, REPS, make_scenario(balance={"potential": 0.0}))
     result = evaluate_proposal(tight, plan, {"a0": "R2", "a1": "R2"})

@@ -166,7 +166,7 @@ def evaluate_plan_proposal(plan_id: PlanId, body: ProposalCreate, caller: AnyCal
                            session: SessionDep) -> dict:
     """Apply the moves to the plan and check the result against every rule of its scenario, without solving.
 
-    Nothing is stored. An ae key may propose only moves into or out of its own territory, and sees only
+    Nothing is stored. An ae key may propose only moves into or out of its own territory, and gets only
     its own territory's figures and rules. The answer is 200 whether or not the change keeps the rules:
     ``ok`` and ``violations`` say which.
     """

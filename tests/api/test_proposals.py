@@ -51,12 +51,12 @@ def test_ae_moves_only_own_territory(service: Service, small_plan: SolvedPlan) -
     assert response.status_code == 403
     assert f"{other} is neither" in response.json()["detail"]
 
-    wanted = service.client.post(f"/plans/{small_plan.plan_id}/proposals", headers=service.headers("ae"),
+    own_request = service.client.post(f"/plans/{small_plan.plan_id}/proposals", headers=service.headers("ae"),
                                  json={"moves": {other: AE_REP}})
-    assert wanted.status_code == 200, wanted.text
-    # The ae key sees its own territory only, and not who owns the account it asks for.
-    assert wanted.json()["moves"] == [{"account_id": other, "from": None, "to": AE_REP}]
-    assert list(wanted.json()["territories"]) == [AE_REP]
+    assert own_request.status_code == 200, own_request.text
+    # The ae key gets its own territory only, and not the owner of the account it requests.
+    assert own_request.json()["moves"] == [{"account_id": other, "from": None, "to": AE_REP}]
+    assert list(own_request.json()["territories"]) == [AE_REP]
 
 
 def test_unknown_account_is_422(service: Service, small_plan: SolvedPlan) -> None:
