@@ -277,7 +277,7 @@ def _run_propose(args: argparse.Namespace) -> int:
     moves = {}
     for value in args.move:
         account_id, separator, rep_id = value.partition("=")
-        if not separator or not account_id.strip() or not rep_id.strip():
+        if not separator or not account_id.strip() or not rep_id.strip() or "=" in rep_id:
             raise ConfigError(f"--move {value!r} is not ACCOUNT=REP; write for example --move ACC-017=AE-02")
         if account_id.strip() in moves:
             raise ConfigError(f"--move names account {account_id.strip()} twice; give each account once")
@@ -486,6 +486,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; no files were written", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of the output went away (`territory propose ... | head`), so nothing is printed. The
+        # exit code is the shell's for a process ended by SIGPIPE, 128 + 13.
+        sys.stdout = None
+        return 141
     except Exception as error:  # noqa: BLE001 - the last line of defence of a command-line tool
         if args.debug:
             raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -347,13 +348,33 @@ def test_propose_reports_broken_band(small_files, tmp_path):
     assert len(result["violations"]) == 2
 
 
-def test_propose_bad_move_is_invalid_input(small_files, tmp_path):
+def test_propose_into_closed_pipe_is_quiet(small_files, tmp_path):
+    """A reader that stops early (`| head`) closes the pipe: the command ends with 141, as SIGPIPE would, and
+    prints no error."""
+    accounts, reps = small_files
+    planned, out = plan_small(small_files, tmp_path)
+    assert planned.returncode == 0, planned.stderr
+    read_end, write_end = os.pipe()
+    process = subprocess.Popen([sys.executable, "-m", "optimizer.cli", "propose", "--accounts", str(accounts),
+                                "--reps", str(reps), "--plan", str(out), "--move", "A1=R2"],
+                               stdout=write_end, stderr=subprocess.PIPE)
+    os.close(write_end)
+    os.close(read_end)
+    _, stderr = process.communicate(timeout=120)
+
+    assert process.returncode == 141
+    assert stderr == b""
+
+
+@pytest.mark.parametrize("move", ["A3", "A3=R1=R2", "=R1"])
+def test_propose_bad_move_is_invalid_input(small_files, tmp_path, move):
     accounts, reps = small_files
     completed = territory("propose", "--accounts", str(accounts), "--reps", str(reps), "--plan", str(tmp_path),
-                          "--move", "A3")
+                          "--move", move)
 
     assert completed.returncode == 2
-    assert completed.stderr.strip() == "error: --move 'A3' is not ACCOUNT=REP; write for example --move ACC-017=AE-02"
+    assert completed.stderr.strip() == (f"error: --move {move!r} is not ACCOUNT=REP; write for example "
+                                        "--move ACC-017=AE-02")
 
 
 def test_band_of_five_is_invalid_input(small_files, tmp_path):
