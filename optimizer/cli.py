@@ -270,7 +270,7 @@ def _run_propose(args: argparse.Namespace) -> int:
     """Evaluate the proposal; exit 0 when the changed plan keeps every rule, 3 when it breaks one."""
     from optimizer.inputs import load_inputs
     from optimizer.instance import build_instance
-    from optimizer.pipeline import prepare_accounts
+    from optimizer.pipeline import not_located_reasons, prepare_accounts
     from optimizer.proposals import evaluate_proposal, plan_from_assignments
 
     scenario = load_scenario(args.config) if args.config else Scenario()
@@ -286,10 +286,8 @@ def _run_propose(args: argparse.Namespace) -> int:
                          rep_columns=_column_map(args.rep_column, "--rep-column"))
     instance = build_instance(prepare_accounts(inputs, scenario), inputs.reps, scenario)
     plan = args.plan / "assignments.csv" if args.plan.is_dir() else args.plan
-    unlocated = inputs.accounts[inputs.accounts["lat"].isna() | inputs.accounts["lon"].isna()]
-    notes = unlocated["location_note"] if "location_note" in unlocated else [""] * len(unlocated)
     result = evaluate_proposal(instance, plan_from_assignments(instance, plan), moves,
-                               not_located=dict(zip(unlocated["account_id"], notes, strict=True)))
+                               not_located=not_located_reasons(inputs.accounts))
     if args.json:
         print(json.dumps(result.as_dict(), indent=2))
     else:

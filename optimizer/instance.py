@@ -6,6 +6,7 @@ could not be located are left out here (the pipeline reports them on their own l
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -116,8 +117,9 @@ class Instance:
             base = self.distance_weight[accounts] * distance_km
         return base + np.where(moved, self.move_penalty[accounts], 0.0)
 
+    @functools.cached_property
     def rounding_slack(self) -> float:
-        """Return how far, in scaled cost units, a plan's real cost times COST_SCALE can fall below its
+        """Amount, in scaled cost units, by which a plan's real cost times COST_SCALE can fall below its
         integer cost. Each pair cost is rounded to the nearest integer, so by at most 0.5 per account.
 
         An account whose every pair cost is a whole number of scaled units adds nothing. Without a cost

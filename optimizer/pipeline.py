@@ -94,8 +94,9 @@ def plan_from_inputs(inputs: Inputs, scenario: Scenario, progress: Progress | No
     """
     check_not_empty(inputs)
     accounts = prepare_accounts(inputs, scenario)
-    industries = industry_warnings(accounts, inputs.reps)
-    warnings = unlocated_warnings(accounts) + postal_code_warnings(accounts) + industries
+    industries = _industry_findings(accounts, inputs.reps)
+    warnings = (unlocated_warnings(accounts) + postal_code_warnings(accounts)
+                + [warning for _, warning in industries])
     instance = build_instance(accounts, inputs.reps, scenario)
     settings = scenario.solver
     notes = []
@@ -117,8 +118,8 @@ def plan_from_inputs(inputs: Inputs, scenario: Scenario, progress: Progress | No
         solution = solve(instance, settings, progress)
     except InfeasibleError as error:
         # A misspelt industry often makes a specialist's band unreachable; name it beside the cause.
-        related = [warning for warning in industries
-                   if any(_names_rep(cause, _rep_of_warning(warning)) for cause in error.causes)]
+        related = [warning for rep_id, warning in industries
+                   if rep_id is not None and any(names_rep(cause, rep_id) for cause in error.causes)]
         raise InfeasibleError(error.causes + related, error.relaxations) from None
     solution.report.notes.extend(notes)
 
@@ -142,12 +143,11 @@ def plan_from_inputs(inputs: Inputs, scenario: Scenario, progress: Progress | No
 
 def unlocated_warnings(accounts: pd.DataFrame) -> list[str]:
     """Return one warning that names the accounts left out of the plan because they could not be located."""
-    missing = accounts[accounts["lat"].isna() | accounts["lon"].isna()]
-    if missing.empty:
+    missing = not_located_reasons(accounts)
+    if not missing:
         return []
-    notes = missing["location_note"] if "location_note" in missing else pd.Series("", index=missing.index)
     named = [f"{account_id} ({note or 'no coordinates, postal code or city'})"
-             for account_id, note in zip(missing["account_id"][:NAMED_ACCOUNTS], notes[:NAMED_ACCOUNTS], strict=True)]
+             for account_id, note in list(missing.items())[:NAMED_ACCOUNTS]]
     more = f" and {len(missing) - NAMED_ACCOUNTS:,} more" if len(missing) > NAMED_ACCOUNTS else ""
     if len(missing) == 1:
         head, tail = "1 account could not be located and is left out of the plan", "marks it not_located"
@@ -172,8 +172,10 @@ def postal_code_warnings(accounts: pd.DataFrame) -> list[str]:
         return []
     gazetteer = locate.default_gazetteer()
     countries = with_code["country"].fillna("US") if "country" in with_code else pd.Series("US", index=with_code.index)
-    centres = [gazetteer.by_postal_code(str(code), str(country))
-               for code, country in zip(with_code["postal_code"], countries, strict=True)]
+    pairs = list(zip(with_code["postal_code"].astype(str), countries.astype(str), strict=True))
+    # Many accounts share a postal code, so each distinct code is looked up once.
+    lookup = {pair: gazetteer.by_postal_code(*pair) for pair in set(pairs)}
+    centres = [lookup[pair] for pair in pairs]
     known = np.array([centre is not None for centre in centres])
     if not known.any():
         return []
@@ -200,41 +202,47 @@ def industry_warnings(accounts: pd.DataFrame, reps: pd.DataFrame) -> list[str]:
     The first NAMED_ACCOUNTS such (rep, industry) pairs are named and the rest counted, and each unknown
     name is matched once, so a roster with thousands of stray names stays quick.
     """
+    return [warning for _, warning in _industry_findings(accounts, reps)]
+
+
+def _industry_findings(accounts: pd.DataFrame, reps: pd.DataFrame) -> list[tuple[str | None, str]]:
+    """Return the industry warnings, each with the rep it names (None for the line that counts the rest)."""
     if "industries" not in reps:
         return []
     names = accounts["industry"].fillna("") if "industry" in accounts else []
     known = {str(value) for value in names if str(value)}
     choices = sorted(known)
     hints: dict[str, str] = {}
-    warnings, unmatched = [], 0
+    findings: list[tuple[str | None, str]] = []
+    unmatched = 0
     for rep_id, covered in zip(reps["rep_id"], reps["industries"], strict=True):
         for name in covered:
             if name in known:
                 continue
             unmatched += 1
-            if len(warnings) == NAMED_ACCOUNTS:
+            if len(findings) == NAMED_ACCOUNTS:
                 continue
             if name not in hints:
                 close = difflib.get_close_matches(name, choices, n=1)
                 hints[name] = f"; did you mean {close[0]!r}?" if close else " (industry names must match exactly)"
-            warnings.append(f"rep {rep_id} covers industry {name!r}, which no account has{hints[name]}")
-    if unmatched > len(warnings):
-        warnings.append(f"{unmatched - len(warnings):,} more rep industries match no account's industry")
-    for warning in warnings:
+            findings.append((str(rep_id), f"rep {rep_id} covers industry {name!r}, which no account has{hints[name]}"))
+    if unmatched > len(findings):
+        findings.append((None, f"{unmatched - len(findings):,} more rep industries match no account's industry"))
+    for _, warning in findings:
         logger.info(warning)
-    return warnings
+    return findings
 
 
-def _rep_of_warning(warning: str) -> str | None:
-    """Return the rep id that an industry warning names ("rep R1 covers ..."), or None for the count line."""
-    if not warning.startswith("rep "):
-        return None
-    return warning.removeprefix("rep ").split(" covers industry ", 1)[0]
-
-
-def _names_rep(text: str, rep_id: str | None) -> bool:
+def names_rep(text: str, rep_id: str) -> bool:
     """Return whether `text` names `rep_id` as a whole word (R1 is not named by R10)."""
-    return rep_id is not None and re.search(rf"(?<![\w-]){re.escape(rep_id)}(?![\w-])", text) is not None
+    return re.search(rf"(?<![\w-]){re.escape(rep_id)}(?![\w-])", text) is not None
+
+
+def not_located_reasons(accounts: pd.DataFrame) -> dict[str, str]:
+    """Return {account id: why it could not be located} for the accounts without coordinates."""
+    missing = accounts[accounts["lat"].isna() | accounts["lon"].isna()]
+    notes = missing["location_note"] if "location_note" in missing else pd.Series("", index=missing.index)
+    return {str(account_id): str(note or "") for account_id, note in zip(missing["account_id"], notes, strict=True)}
 
 
 def check_not_empty(inputs: Inputs) -> None:

@@ -126,7 +126,7 @@ def test_zip_units_from_postal_codes(tmp_path):
     assert result.units.set_index("unit_id").loc["50309", "accounts"] == 2 + (assignments.loc["P1", "unit_id"] == "50309")
     assert assignments["rep_id"].notna().all()
     assert result.metrics["unit_layer"]["source"] == "Voronoi cells of 7 points"
-    # The cells end 75 km around the data instead of tiling the US: the ZIP centroids lie within about
+    # The cells end 75 km around the data instead of tiling the US. The ZIP centroids lie within about
     # 10 km of each other, so the units cover more than a 75 km disc and less than a 90 km one.
     covered = result.units["area_km2"].sum()
     assert math.pi * 75.0**2 * 0.98 < covered < math.pi * 90.0**2

@@ -99,8 +99,8 @@ def test_distances_are_geodesic_km():
 def test_bound_allows_for_cost_rounding():
     """Each account costs 1.06 hour-km, 11 tenths once rounded: the integer bound 3.3 lies above the real
     cost 3.18, so the stated bound subtracts half a tenth per account: 3.3 - 0.15 = 3.15."""
-    here = point_at(1.06)
-    accounts = [{"account_id": f"a{k}", "lat": here[0], "lon": here[1], "workload_hours": 1.0} for k in range(3)]
+    site = point_at(1.06)
+    accounts = [{"account_id": f"a{k}", "lat": site[0], "lon": site[1], "workload_hours": 1.0} for k in range(3)]
     result = solve_inputs(accounts, [{"rep_id": "R1"}], make_scenario(balance={"potential": None}))
     report = result.solver
 

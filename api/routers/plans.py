@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query
@@ -27,7 +26,7 @@ from api.schemas import (DATABASE_MAX_ID, NO_NUL_PATTERN, AssignmentPage, ErrorP
                          ProposalPublic)
 from api.worker import load_dataset
 from optimizer.instance import build_instance
-from optimizer.pipeline import ASSIGNMENT_COLUMNS, prepare_accounts
+from optimizer.pipeline import ASSIGNMENT_COLUMNS, names_rep, not_located_reasons, prepare_accounts
 from optimizer.proposals import evaluate_proposal, plan_from_owners
 from optimizer.scenario import scenario_from_dict
 
@@ -167,8 +166,8 @@ def evaluate_plan_proposal(plan_id: PlanId, body: ProposalCreate, caller: AnyCal
     """Apply the moves to the plan and check the result against every rule of its scenario, without solving.
 
     Nothing is stored. An ae key may propose only moves into or out of its own territory, and gets only
-    its own territory's figures and rules. The answer is 200 whether or not the change keeps the rules:
-    ``ok`` and ``violations`` say which.
+    its own territory's figures and rules. The response is 200 whether or not the change keeps the rules:
+    ``ok`` and ``violations`` show which.
     """
     plan = _get_plan(session, plan_id)
     owners = {row.account_id: row.rep_id for row in session.scalars(
@@ -185,9 +184,8 @@ def evaluate_plan_proposal(plan_id: PlanId, body: ProposalCreate, caller: AnyCal
     scenario = scenario_from_dict(scenario_row.rules, source=f"scenario {scenario_row.id}")
     inputs = load_dataset(dataset)
     instance = build_instance(prepare_accounts(inputs, scenario), inputs.reps, scenario)
-    unlocated = inputs.accounts[inputs.accounts["lat"].isna() | inputs.accounts["lon"].isna()]
     result = evaluate_proposal(instance, plan_from_owners(instance, owners, f"plan {plan_id}"), body.moves,
-                               not_located=dict(zip(unlocated["account_id"], unlocated["location_note"], strict=True)))
+                               not_located=not_located_reasons(inputs.accounts))
     logger.info("plan %d: proposal of %d move(s) by key %d evaluated, %s", plan_id, len(result.moves), caller.key_id,
                 "keeps every rule" if result.ok else f"breaks {len(result.violations)} rule(s)")
     answer = result.as_dict()
@@ -198,9 +196,8 @@ def evaluate_plan_proposal(plan_id: PlanId, body: ProposalCreate, caller: AnyCal
 
 def _ae_view(answer: dict, rep_id: str) -> dict:
     """Return the evaluation as an ae key may see it: its own territory only, other reps' rules counted."""
-    mine = re.compile(rf"(?<![\w-]){re.escape(rep_id)}(?![\w-])")
     own = [violation for violation in answer["violations"]
-           if mine.search(violation) or not violation.startswith("rep ")]
+           if names_rep(violation, rep_id) or not violation.startswith("rep ")]
     others = len(answer["violations"]) - len(own)
     notes = [note for note in answer["notes"] if "already breaks" not in note]
     if others:

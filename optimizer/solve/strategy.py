@@ -191,7 +191,8 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
     )
     if status == "optimal" and gap:
         report.notes.append(f"optimal for pair costs rounded to 1/{COST_SCALE} {instance.objective_unit}; the lower "
-                            f"bound allows for that rounding, up to 0.05 {instance.objective_unit} per account")
+                            f"bound allows for that rounding, up to {0.5 / COST_SCALE:g} {instance.objective_unit} per "
+                            "account")
     if relaxation.bound is None:
         report.notes.append("the LP relaxation did not finish within its share of the time limit, so no bound is "
                             "proven; give a longer time limit")
@@ -213,7 +214,7 @@ def _real_bound(instance: Instance, bound: float | None) -> float | None:
     """
     if bound is None:
         return None
-    return max(0.0, (bound - instance.rounding_slack()) / COST_SCALE)
+    return max(0.0, (bound - instance.rounding_slack) / COST_SCALE)
 
 
 def _searched_bound(instance: Instance, relaxation: Relaxation, result: CpSatResult, search_pairs: Pairs,
