@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from api.db import make_engine, make_session_factory, upgrade_database
 from api.errors import install_error_handlers
 from api.jobs import JobManager
-from api.routers import datasets, geo_plans, geo_runs, geo_scenarios, health, plans, runs, scenarios
+from api.routers import datasets, geo_plans, geo_runs, geo_scenarios, health, plans, proposals, runs, scenarios
 from api.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, limit=2 * settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES)
-    for module in (datasets, scenarios, runs, plans, geo_scenarios, geo_runs, geo_plans, health):
+    for module in (datasets, scenarios, runs, plans, proposals, geo_scenarios, geo_runs, geo_plans, health):
         app.include_router(module.router)
     return app
 

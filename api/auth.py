@@ -5,8 +5,9 @@ digest is stored: with 256 bits of entropy a salt or a slow hash adds nothing, a
 server find the key with one indexed look-up. The stored and computed digests are compared with
 `hmac.compare_digest`.
 
-Roles: sales_ops may do everything. Leadership reads everything and creates scenarios and runs. An ae
-key reads plans, and the detail (assignments, territory) only of the rep it is bound to.
+Roles: sales_ops may do everything, and only it approves or rejects proposals. Leadership reads
+everything and creates scenarios, runs and proposals. An ae key reads plans, and the detail
+(assignments, territory) only of the rep it is bound to; it proposes changes to that rep's territory.
 """
 
 from __future__ import annotations

@@ -150,11 +150,24 @@ class Run(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
 
 
+class ProposalStatus(str, enum.Enum):
+    """Life of a proposal: pending -> approved | rejected | withdrawn."""
+
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+    withdrawn = "withdrawn"
+
+
 class Plan(Base):
+    """A solved plan (run_id set), or a solved plan changed by an approved proposal (based_on_plan_id set)."""
+
     __tablename__ = "plans"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), unique=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), unique=True)
+    # Unique: a plan has at most one successor, so that two approvals cannot fork its line of versions.
+    based_on_plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"), unique=True)
     scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id"), index=True)
     version: Mapped[int] = mapped_column(Integer)  # 1, 2, ... per scenario, in the order plans were written
     created_at: Mapped[datetime.datetime] = mapped_column(UtcDateTime, default=utc_now)
@@ -185,6 +198,25 @@ class PlanAssignment(Base):
     industry: Mapped[str | None] = mapped_column(String)
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
+
+
+class Proposal(Base):
+    """A requested change to a plan: moves of accounts to reps, their evaluation and the decision on them."""
+
+    __tablename__ = "proposals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default=ProposalStatus.pending.value, index=True)
+    moves: Mapped[dict[str, Any]] = mapped_column(JSON)        # account id -> rep id, as requested
+    note: Mapped[str | None] = mapped_column(Text)               # the requester's reason
+    evaluation: Mapped[dict[str, Any]] = mapped_column(JSON)   # optimizer.proposals.ProposalResult.as_dict()
+    created_at: Mapped[datetime.datetime] = mapped_column(UtcDateTime, default=utc_now)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    decided_at: Mapped[datetime.datetime | None] = mapped_column(UtcDateTime)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    result_plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))  # the plan an approval wrote
 
 
 class GeoPlan(Base):

@@ -140,7 +140,10 @@ class SolverPublic(_Response):
 class PlanPublic(_Response):
     id: int = Field(description="plan id")
     url: str = Field(description="path of this plan")
-    run_id: int = Field(description="run that produced the plan")
+    run_id: int | None = Field(description="run that produced the plan; null for a plan written by approving a "
+                                           "proposal")
+    based_on_plan_id: int | None = Field(None, description="for a plan written by approving a proposal, the plan "
+                                                           "the proposal changed")
     scenario_id: int = Field(description="scenario of the plan")
     version: int = Field(description="1, 2, ... for the plans of one scenario, in the order they were written")
     created_at: datetime.datetime = Field(description="time the plan was written (UTC)")
@@ -241,6 +244,17 @@ class ProposalCreate(BaseModel):
                 Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL_PATTERN)]] = Field(
         min_length=1, max_length=1000, description="account id -> the rep it should move to",
         examples=[{"ACC-0001": "AE-05", "ACC-0002": "AE-05"}])
+    note: str | None = Field(None, max_length=2000, pattern=NO_NUL_PATTERN,
+                             description="why the change is asked for; stored with the proposal for sales ops")
+
+
+class ProposalDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(None, max_length=2000, pattern=NO_NUL_PATTERN,
+                             description="the reason for the decision, stored with the proposal")
+    accept_violations: bool = Field(False, description="approve even though the change breaks rules of the "
+                                                       "scenario; the new plan lists them as warnings")
 
 
 class TerritoryFiguresPublic(_Response):
@@ -275,3 +289,18 @@ class ProposalPublic(_Response):
     objective_after: float = Field(description="the objective with the proposal applied")
     objective_unit: str = Field(description="unit of the objectives, such as hour-km")
     notes: list[str] = Field(description="remarks, such as rules the plan itself no longer keeps")
+
+
+class ProposalRecordPublic(ProposalPublic):
+    id: int = Field(description="proposal id")
+    url: str = Field(description="path of this proposal")
+    plan_id: int = Field(description="plan the change was asked for")
+    status: str = Field(description="pending, approved, rejected or withdrawn")
+    note: str | None = Field(description="the requester's reason")
+    created_at: datetime.datetime = Field(description="time the proposal was made (UTC)")
+    created_by: int | None = Field(description="id of the API key that made it")
+    decided_at: datetime.datetime | None = Field(description="time of the approval, rejection or withdrawal (UTC)")
+    decided_by: int | None = Field(description="id of the API key that decided")
+    decision_note: str | None = Field(description="the reason given with the decision")
+    result_plan_id: int | None = Field(description="the plan that approving it wrote: the plan changed by the "
+                                                   "moves, a new version of the scenario's plans")

@@ -86,11 +86,7 @@ def _solve_and_store(sessions: sessionmaker[Session], run_id: int) -> None:
     result = plan_from_inputs(inputs, scenario, progress)
 
     progress.phase("territories")
-    result.territories = build_territories(result.assignments, inputs.reps)
-    rep_metrics = {row["rep_id"]: {key: value for key, value in row.items() if key not in ("rep_id", "name")}
-                   for row in result.metrics["reps"]}
-    territories = geojson_dict(result.territories, rep_metrics, inputs.reps)
-    map_html = _map_html(result, rep_metrics)
+    territories, map_html = plan_documents(result)
 
     progress.phase("writing")
     _store_plan(sessions, run_id, scenario_row.id, result, territories, map_html)
@@ -102,6 +98,14 @@ def load_dataset(dataset: Dataset) -> Inputs:
                        (dataset.reps_filename, dataset.reps_file)) as (accounts_path, reps_path):
         return load_inputs(accounts_path, reps_path, account_columns=dataset.account_columns or None,
                            rep_columns=dataset.rep_columns or None, skip_bad_rows=dataset.skip_bad_rows)
+
+
+def plan_documents(result: PlanResult) -> tuple[dict[str, Any], str]:
+    """Build the territories of `result` and return them as GeoJSON with the plan's HTML map."""
+    result.territories = build_territories(result.assignments, result.inputs.reps)
+    rep_metrics = {row["rep_id"]: {key: value for key, value in row.items() if key not in ("rep_id", "name")}
+                   for row in result.metrics["reps"]}
+    return geojson_dict(result.territories, rep_metrics, result.inputs.reps), _map_html(result, rep_metrics)
 
 
 def _map_html(result: PlanResult, rep_metrics: dict[str, dict[str, Any]]) -> str:
@@ -135,18 +139,25 @@ def _store_plan(sessions: sessionmaker[Session], run_id: int, scenario_id: int, 
     with sessions.begin() as session:
         if not finish_succeeded_run(session, run_id, solver):
             return
-        version = (session.scalar(select(func.max(Plan.version)).where(Plan.scenario_id == scenario_id)) or 0) + 1
-        plan = Plan(run_id=run_id, scenario_id=scenario_id, version=version, summary=metrics["summary"],
-                    metrics=metrics, territories=json_safe(territories), map_html=map_html)
-        session.add(plan)
-        session.flush()
-        rows = json_safe(result.assignments[list(ASSIGNMENT_FIELDS)].to_dict("records"))
-        session.execute(PlanAssignment.__table__.insert(),
-                        [{"plan_id": plan.id, "position": position, **row} for position, row in enumerate(rows)])
-        plan_id = plan.id
+        plan = add_plan(session, scenario_id, result.assignments, metrics, territories, map_html, run_id=run_id)
+        plan_id, version = plan.id, plan.version
     logger.info("run %d succeeded: plan %d (version %d) with %d assignments, %s, gap %s",
-                run_id, plan_id, version, len(rows), solver["status"],
+                run_id, plan_id, version, len(result.assignments), solver["status"],
                 f"{solver['gap']:.4%}" if solver["gap"] is not None else "unknown")
+
+
+def add_plan(session: Session, scenario_id: int, assignments, metrics: dict[str, Any], territories: dict[str, Any],
+             map_html: str, *, run_id: int | None = None, based_on_plan_id: int | None = None) -> Plan:
+    """Add the next version of the scenario's plans with its assignments, in the caller's transaction."""
+    version = (session.scalar(select(func.max(Plan.version)).where(Plan.scenario_id == scenario_id)) or 0) + 1
+    plan = Plan(run_id=run_id, based_on_plan_id=based_on_plan_id, scenario_id=scenario_id, version=version,
+                summary=metrics["summary"], metrics=metrics, territories=json_safe(territories), map_html=map_html)
+    session.add(plan)
+    session.flush()
+    rows = json_safe(assignments[list(ASSIGNMENT_FIELDS)].to_dict("records"))
+    session.execute(PlanAssignment.__table__.insert(),
+                    [{"plan_id": plan.id, "position": position, **row} for position, row in enumerate(rows)])
+    return plan
 
 
 class ProgressWriter:

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from optimizer import IMPORTED_AT
-from optimizer.errors import ConfigError, InfeasibleError, InputError, SolverError, TerritoryError
+from optimizer.errors import ConfigError, InfeasibleError, InputError, RowIssue, SolverError, TerritoryError
 from optimizer.geo.command import add_districts_options
 from optimizer.interrupt import watch_interrupts
 from optimizer.scenario import Scenario, load_scenario
@@ -133,6 +133,11 @@ def _add_propose_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rep-column", action="append", metavar="NAME=HEADER",
                         help="read column NAME of the reps schema from HEADER (repeatable)")
     parser.add_argument("--json", action="store_true", help="print the evaluation as JSON")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="write the changed plan's files into DIR (as territory plan does) when the change keeps "
+                             "every rule; needs the plan's metrics.json beside its assignments.csv")
+    parser.add_argument("--accept-violations", action="store_true",
+                        help="with --out, write the changed plan even though it breaks rules; its warnings list them")
 
 
 def _add_bases_options(parser: argparse.ArgumentParser) -> None:
@@ -270,8 +275,9 @@ def _run_propose(args: argparse.Namespace) -> int:
     """Evaluate the proposal; exit 0 when the changed plan keeps every rule, 3 when it breaks one."""
     from optimizer.inputs import load_inputs
     from optimizer.instance import build_instance
-    from optimizer.pipeline import not_located_reasons, prepare_accounts
-    from optimizer.proposals import evaluate_proposal, plan_from_assignments
+    from optimizer.pipeline import check_out_dir, not_located_reasons, prepare_accounts, write_outputs
+    from optimizer.proposals import applied_plan, evaluate_proposal, plan_from_assignments
+    from optimizer.regions import build_territories
 
     scenario = load_scenario(args.config) if args.config else Scenario()
     moves = {}
@@ -282,17 +288,49 @@ def _run_propose(args: argparse.Namespace) -> int:
         if account_id.strip() in moves:
             raise ConfigError(f"--move names account {account_id.strip()} twice; give each account once")
         moves[account_id.strip()] = rep_id.strip()
+    plan = args.plan / "assignments.csv" if args.plan.is_dir() else args.plan
+    solved = None
+    if args.out is not None:
+        check_out_dir(args.out)
+        solved = _solver_section(plan.parent / "metrics.json")
+    elif args.accept_violations:
+        raise ConfigError("--accept-violations applies to the plan that --out writes; add --out DIR")
     inputs = load_inputs(args.accounts, args.reps, account_columns=_column_map(args.account_column, "--account-column"),
                          rep_columns=_column_map(args.rep_column, "--rep-column"))
-    instance = build_instance(prepare_accounts(inputs, scenario), inputs.reps, scenario)
-    plan = args.plan / "assignments.csv" if args.plan.is_dir() else args.plan
+    accounts = prepare_accounts(inputs, scenario)
+    instance = build_instance(accounts, inputs.reps, scenario)
     result = evaluate_proposal(instance, plan_from_assignments(instance, plan), moves,
                                not_located=not_located_reasons(inputs.accounts))
     if args.json:
         print(json.dumps(result.as_dict(), indent=2))
     else:
         print(format_proposal(result))
-    return 0 if result.ok else 3
+    if args.out is None:
+        return 0 if result.ok else 3
+    if not result.ok and not args.accept_violations:
+        print(f"not written: the change breaks {len(result.violations)} rule(s); add --accept-violations to write "
+              f"{args.out} anyway", file=sys.stderr)
+        return 3
+    changed = applied_plan(inputs, scenario, accounts, instance, result, solved, f"the proposal on {plan.parent}")
+    changed.territories = build_territories(changed.assignments, inputs.reps)
+    write_outputs(changed, args.out)
+    print(f"wrote the changed plan to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _solver_section(path: Path) -> dict:
+    """Return the solver section of the plan's metrics.json at `path`, or raise InputError naming the problem."""
+    try:
+        section = json.loads(path.read_text(encoding="utf-8"))["solver"]
+    except FileNotFoundError:
+        reason = "is missing; --out needs the folder that territory plan wrote, with its metrics.json"
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+        reason = f"has no solver section that can be read ({type(error).__name__}); give the plan's own metrics.json"
+    else:
+        if isinstance(section, dict) and "lower_bound" in section:
+            return section
+        reason = "has no solver section with a lower_bound; give the plan's own metrics.json"
+    raise InputError([RowIssue(str(path), None, "", "", reason)], summary="cannot read the plan's metrics")
 
 
 def format_proposal(result) -> str:

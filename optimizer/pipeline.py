@@ -70,7 +70,7 @@ class PlanResult:
     instance: Instance
     assignments: pd.DataFrame    # one row per account, ASSIGNMENT_COLUMNS first, then name, industry, lat, lon
     metrics: dict
-    solver: SolverReport
+    solver: SolverReport | None  # None for a plan changed by hand (an approved proposal)
     territories: geopandas.GeoDataFrame | None = None
 
 
@@ -129,16 +129,33 @@ def plan_from_inputs(inputs: Inputs, scenario: Scenario, progress: Progress | No
         raise SolverError("the solver's plan breaks rules it should keep (please report this):\n  - "
                           + "\n  - ".join(check.violations[:20]))
 
-    assignments = _assignment_table(accounts, instance, solution.rep_of)
-    metrics = compute_metrics(assignments, inputs.reps, scenario.balance.bands())
-    metrics["solver"] = solution.report.as_dict()
+    solver = solution.report.as_dict()
     # The limit the run was given; the solver's own share of it is time_limit_s.
-    metrics["solver"]["run_time_limit_s"] = scenario.solver.time_limit_s
+    solver["run_time_limit_s"] = scenario.solver.time_limit_s
+    assignments, metrics = plan_tables(inputs, scenario, accounts, instance, solution.rep_of, solver, warnings)
+    return PlanResult(scenario, inputs, instance, assignments, metrics, solution.report)
+
+
+def plan_tables(inputs: Inputs, scenario: Scenario, accounts: pd.DataFrame, instance: Instance, rep_of: np.ndarray,
+                solver: dict, warnings: list[str]) -> tuple[pd.DataFrame, dict]:
+    """Return the assignments table and metrics.json of the plan `rep_of`, with `solver` as its solver section.
+
+    `warnings` are the input warnings found before solving; the far-point warnings are added here.
+    """
+    assignments = _assignment_table(accounts, instance, rep_of)
+    metrics = compute_metrics(assignments, inputs.reps, scenario.balance.bands())
+    metrics["solver"] = solver
     metrics["summary"] = _summary(assignments, metrics, inputs)
     metrics["warnings"] = warnings + location_warnings(accounts["account_id"].to_numpy(), accounts["lat"].to_numpy(),
                                             accounts["lon"].to_numpy(), inputs.reps["rep_id"].to_numpy(),
                                             inputs.reps["lat"].to_numpy(), inputs.reps["lon"].to_numpy())
-    return PlanResult(scenario, inputs, instance, assignments, metrics, solution.report)
+    return assignments, metrics
+
+
+def input_warnings(accounts: pd.DataFrame, reps: pd.DataFrame) -> list[str]:
+    """Return the warnings about the inputs that plan_from_inputs finds before solving."""
+    return (unlocated_warnings(accounts) + postal_code_warnings(accounts)
+            + [warning for _, warning in _industry_findings(accounts, reps)])
 
 
 def unlocated_warnings(accounts: pd.DataFrame) -> list[str]:

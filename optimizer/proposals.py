@@ -53,6 +53,7 @@ class ProposalResult:
     objective_unit: str
     notes: list[str] = field(default_factory=list)
     already_broken: list[str] = field(default_factory=list)   # rules the plan broke and the changed plan still breaks
+    rep_of: np.ndarray | None = None                          # the changed plan: rep index per account
 
     @property
     def ok(self) -> bool:
@@ -173,7 +174,29 @@ def evaluate_proposal(instance: Instance, rep_of: np.ndarray, moves: Mapping[str
         notes.append(f"the plan itself already breaks {len(before_check.violations)} rule(s) under these rules (were "
                      "they changed since it was made?), and the changed plan still breaks these:")
     return ProposalResult(applied, territories, violations, before_check.objective, after_check.objective,
-                          instance.objective_unit, notes, already_broken=already)
+                          instance.objective_unit, notes, already_broken=already, rep_of=after)
+
+
+def applied_solver_section(solved: dict, result: ProposalResult, label: str) -> dict:
+    """Return the solver section of metrics.json for the plan that `result` changed by hand.
+
+    `solved` is the solver section of the plan the change applies to, and `label` names the change in
+    the note (such as "proposal 4"). The lower bound stays: it holds for every plan of the scenario, so
+    the gap is measured against it again. Nothing is solved, so the status is "feasible" unless the
+    changed plan still meets the bound.
+    """
+    section = {**solved, "notes": list(solved.get("notes", []))}
+    objective, bound = round(result.objective_after, 3), solved.get("lower_bound")
+    section["objective"] = objective
+    if bound is not None:
+        section["gap"] = 0.0 if objective <= 0 else max(0.0, (objective - bound) / objective)
+    section["status"] = "optimal" if solved.get("status") == "optimal" and bound is not None and objective <= bound \
+        else "feasible"
+    count = len(result.moves)
+    section["notes"].append(f"{label} moved {count} account{'' if count == 1 else 's'} by hand, without solving again: "
+                            f"objective {result.objective_before:,.3f} -> {objective:,.3f} {result.objective_unit}; "
+                            "the lower bound is the solved plan's, which holds for every plan of the scenario")
+    return section
 
 
 def _rule(violation: str) -> str:
@@ -204,3 +227,20 @@ def _figures(instance: Instance, rep_of: np.ndarray, r: int) -> TerritoryFigures
         workload_hours=hours, utilisation=hours / capacity if capacity > 0 else None,
         mean_distance_km=float(distance.mean()) if mine.size else None,
     )
+
+
+def applied_plan(inputs, scenario, accounts: pd.DataFrame, instance: Instance, result: ProposalResult,
+                 solved: dict, label: str):
+    """Return the PlanResult of the plan that `result` changed, ready for the plan's outputs.
+
+    `accounts` are the scored accounts the instance was built from, `solved` the solver section of the
+    plan that the change applies to, and `label` names the change in notes and warnings. Rules that the
+    change breaks are listed among the plan's warnings.
+    """
+    from optimizer.pipeline import PlanResult, input_warnings, plan_tables
+
+    warnings = input_warnings(accounts, inputs.reps)
+    warnings += [f"approved in {label} although it breaks this rule: {violation}" for violation in result.violations]
+    assignments, metrics = plan_tables(inputs, scenario, accounts, instance, result.rep_of,
+                                       applied_solver_section(solved, result, label), warnings)
+    return PlanResult(scenario, inputs, instance, assignments, metrics, None)

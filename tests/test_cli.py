@@ -366,6 +366,52 @@ def test_propose_into_closed_pipe_is_quiet(small_files, tmp_path):
     assert stderr == b""
 
 
+def test_propose_out_writes_changed_plan(small_files, tmp_path):
+    """--out writes the changed plan only with consent when it breaks rules; its files carry the breach."""
+    accounts, reps = small_files
+    planned, out = plan_small(small_files, tmp_path)
+    assert planned.returncode == 0, planned.stderr
+    owner = pd.read_csv(out / "assignments.csv", dtype=str).set_index("account_id")["rep_id"]
+    other = "R1" if owner["A3"] == "R2" else "R2"
+    changed = tmp_path / "changed"
+    command = ["propose", "--accounts", str(accounts), "--reps", str(reps), "--plan", str(out), "--move", f"A3={other}",
+               "--out", str(changed)]
+
+    blocked = territory(*command)
+    assert blocked.returncode == 3
+    assert "not written: the change breaks 2 rule(s); add --accept-violations" in blocked.stderr
+    assert not changed.exists()
+
+    accepted = territory(*command, "--accept-violations")
+    assert accepted.returncode == 0, accepted.stderr
+    assert sorted(path.name for path in changed.iterdir() if not path.name.startswith(".")) == [
+        "assignments.csv", "map.html", "map.png", "metrics.json", "territories.geojson"]
+    after = pd.read_csv(changed / "assignments.csv", dtype=str).set_index("account_id")["rep_id"]
+    assert after.to_dict() == {**owner.to_dict(), "A3": other}
+    solved = json.loads((out / "metrics.json").read_text())["solver"]
+    metrics = json.loads((changed / "metrics.json").read_text())
+    assert metrics["solver"]["lower_bound"] == solved["lower_bound"]
+    assert metrics["solver"]["objective"] > solved["objective"]
+    assert metrics["solver"]["status"] == "feasible"
+    breaches = [warning for warning in metrics["warnings"] if "although it breaks this rule" in warning]
+    assert len(breaches) == 2
+    assert all("outside its band" in warning for warning in breaches)
+
+
+def test_propose_out_needs_metrics(small_files, tmp_path):
+    accounts, reps = small_files
+    planned, out = plan_small(small_files, tmp_path)
+    assert planned.returncode == 0, planned.stderr
+    (out / "metrics.json").unlink()
+    completed = territory("propose", "--accounts", str(accounts), "--reps", str(reps), "--plan", str(out),
+                          "--move", "A1=R2", "--out", str(tmp_path / "changed"))
+
+    assert completed.returncode == 2
+    assert "metrics.json" in completed.stderr
+    assert "is missing; --out needs the folder that territory plan wrote" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
 @pytest.mark.parametrize("move", ["A3", "A3=R1=R2", "=R1"])
 def test_propose_bad_move_is_invalid_input(small_files, tmp_path, move):
     accounts, reps = small_files

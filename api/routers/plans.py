@@ -21,14 +21,9 @@ from sqlalchemy.orm import Session
 from api.auth import Caller
 from api.deps import AnyCaller, Planner, SessionDep
 from api.errors import api_text, get_or_404
-from api.models import Dataset, Plan, PlanAssignment, Role, Scenario
-from api.schemas import (DATABASE_MAX_ID, NO_NUL_PATTERN, AssignmentPage, ErrorPublic, PlanPublic, ProposalCreate,
-                         ProposalPublic)
-from api.worker import load_dataset
-from optimizer.instance import build_instance
-from optimizer.pipeline import ASSIGNMENT_COLUMNS, names_rep, not_located_reasons, prepare_accounts
-from optimizer.proposals import evaluate_proposal, plan_from_owners
-from optimizer.scenario import scenario_from_dict
+from api.models import Plan, PlanAssignment, Role
+from api.schemas import DATABASE_MAX_ID, NO_NUL_PATTERN, AssignmentPage, ErrorPublic, PlanPublic
+from optimizer.pipeline import ASSIGNMENT_COLUMNS
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +38,8 @@ FORBIDDEN_OTHER_REP = {403: {"model": ErrorPublic, "description": "an ae key ask
 
 
 def plan_public(plan: Plan) -> PlanPublic:
-    return PlanPublic(id=plan.id, url=f"/plans/{plan.id}", run_id=plan.run_id, scenario_id=plan.scenario_id,
+    return PlanPublic(id=plan.id, url=f"/plans/{plan.id}", run_id=plan.run_id, based_on_plan_id=plan.based_on_plan_id,
+                      scenario_id=plan.scenario_id,
                       version=plan.version, created_at=plan.created_at, summary=plan.summary,
                       solver={**plan.metrics["solver"], "notes": [api_text(note) for note in plan.metrics["solver"].get("notes", [])]},
                       warnings=[api_text(warning) for warning in plan.metrics.get("warnings", [])])
@@ -155,54 +151,3 @@ def get_metrics(plan_id: PlanId, caller: AnyCaller, session: SessionDep) -> JSON
                        **NOT_FOUND})
 def get_map(plan_id: PlanId, caller: Planner, session: SessionDep) -> HTMLResponse:
     return HTMLResponse(_get_plan(session, plan_id).map_html)
-
-
-@router.post("/{plan_id}/proposals", response_model=ProposalPublic, summary="Evaluate a proposed change to a plan",
-             responses={**NOT_FOUND, 403: {"model": ErrorPublic, "description": "an ae key moved another rep's account"},
-                        422: {"model": ErrorPublic, "description": "unknown account or rep, or an account moved to "
-                                                                   "the rep it already has"}})
-def evaluate_plan_proposal(plan_id: PlanId, body: ProposalCreate, caller: AnyCaller,
-                           session: SessionDep) -> dict:
-    """Apply the moves to the plan and check the result against every rule of its scenario, without solving.
-
-    Nothing is stored. An ae key may propose only moves into or out of its own territory, and gets only
-    its own territory's figures and rules. The response is 200 whether or not the change keeps the rules:
-    ``ok`` and ``violations`` show which.
-    """
-    plan = _get_plan(session, plan_id)
-    owners = {row.account_id: row.rep_id for row in session.scalars(
-        select(PlanAssignment).where(PlanAssignment.plan_id == plan_id))}
-    if caller.role is Role.ae:
-        # Unknown accounts are left to the evaluation, which names them (422).
-        foreign = [account for account, rep in body.moves.items()
-                   if account in owners and caller.rep_id not in (rep, owners[account])]
-        if foreign:
-            raise HTTPException(403, f"an ae key may move only accounts into or out of its own territory "
-                                     f"({caller.rep_id}); {foreign[0]} is neither")
-    scenario_row = session.get_one(Scenario, plan.scenario_id)
-    dataset = session.get_one(Dataset, scenario_row.dataset_id)
-    scenario = scenario_from_dict(scenario_row.rules, source=f"scenario {scenario_row.id}")
-    inputs = load_dataset(dataset)
-    instance = build_instance(prepare_accounts(inputs, scenario), inputs.reps, scenario)
-    result = evaluate_proposal(instance, plan_from_owners(instance, owners, f"plan {plan_id}"), body.moves,
-                               not_located=not_located_reasons(inputs.accounts))
-    logger.info("plan %d: proposal of %d move(s) by key %d evaluated, %s", plan_id, len(result.moves), caller.key_id,
-                "keeps every rule" if result.ok else f"breaks {len(result.violations)} rule(s)")
-    answer = result.as_dict()
-    if caller.role is Role.ae:
-        answer = _ae_view(answer, caller.rep_id)
-    return answer
-
-
-def _ae_view(answer: dict, rep_id: str) -> dict:
-    """Return the evaluation as an ae key may see it: its own territory only, other reps' rules counted."""
-    own = [violation for violation in answer["violations"]
-           if names_rep(violation, rep_id) or not violation.startswith("rep ")]
-    others = len(answer["violations"]) - len(own)
-    notes = [note for note in answer["notes"] if "already breaks" not in note]
-    if others:
-        notes.append(f"the change also breaks {others} rule(s) of other territories; sales ops see the details")
-    # The owner of another rep's account stays hidden, as in the assignments an ae key may read.
-    moves = [{**move, "from": move["from"] if move["from"] == rep_id else None} for move in answer["moves"]]
-    return {**answer, "moves": moves, "violations": own, "already_broken": [], "notes": notes,
-            "territories": {rep: figures for rep, figures in answer["territories"].items() if rep == rep_id}}

@@ -23,6 +23,8 @@ ROWS_AT_0001 = [
     "(1, 1, 'succeeded', 5, '2024-01-01', '[]', '[]')",
     "INSERT INTO plans (id, run_id, scenario_id, version, created_at, summary, metrics, territories, map_html) "
     "VALUES (1, 1, 1, 1, '2024-01-01', '{}', '{}', '{}', '')",
+    "INSERT INTO plan_assignments (id, plan_id, position, account_id, rep_id, moved, tier, score, potential, "
+    "workload_hours, located_by) VALUES (1, 1, 0, 'A1', 'R1', false, 1, 50, 1000, 10, 'coordinates')",
 ]
 
 
@@ -55,8 +57,11 @@ def test_upgrade_keeps_runs_and_plans(empty_database):
 
     with engine.connect() as connection:
         assert connection.execute(text("SELECT id, scenario_id, geo_scenario_id FROM runs")).all() == [(1, 1, None)]
-        assert connection.execute(text("SELECT id, run_id FROM plans")).all() == [(1, 1)]
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        # 0004 rebuilds the plans table on SQLite; the plan keeps its run and its assignments.
+        assert connection.execute(text("SELECT id, run_id, based_on_plan_id FROM plans")).all() == [(1, 1, None)]
+        assert connection.execute(text("SELECT plan_id, account_id FROM plan_assignments")).all() == [(1, "A1")]
+        assert connection.execute(text("SELECT count(*) FROM proposals")).scalar() == 0
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
         if engine.dialect.name == "sqlite":
             assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
     engine.dispose()

@@ -1,4 +1,5 @@
-"""Proposals over HTTP: a plan's accounts moved by hand, checked against its scenario's rules, nothing stored."""
+"""Proposals over HTTP: a plan's accounts moved by hand, checked against its scenario's rules, then stored,
+approved, rejected or withdrawn."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ def first_of(plan: dict[str, str], rep_id: str) -> str:
 def test_move_to_uncovered_industry_breaks_a_rule(service: Service, small_plan: SolvedPlan) -> None:
     plan = owners(service, small_plan.plan_id)
     account = first_of(plan, AE_REP)
-    response = service.client.post(f"/plans/{small_plan.plan_id}/proposals", headers=service.headers(),
+    response = service.client.post(f"/plans/{small_plan.plan_id}/proposals/preview", headers=service.headers(),
                                    json={"moves": {account: "AE-99"}})
 
     assert response.status_code == 200, response.text
@@ -31,27 +32,29 @@ def test_move_to_uncovered_industry_breaks_a_rule(service: Service, small_plan: 
     assert result["territories"]["AE-99"]["after"]["accounts"] == 1
 
 
-def test_move_between_reps_keeps_rules_and_stores_nothing(service: Service, small_plan: SolvedPlan) -> None:
+def test_preview_keeps_rules_and_stores_nothing(service: Service, small_plan: SolvedPlan) -> None:
     plan = owners(service, small_plan.plan_id)
     account = first_of(plan, "AE-02")
-    response = service.client.post(f"/plans/{small_plan.plan_id}/proposals", headers=service.headers(),
+    response = service.client.post(f"/plans/{small_plan.plan_id}/proposals/preview", headers=service.headers(),
                                    json={"moves": {account: "AE-03"}})
 
     assert response.status_code == 200, response.text
     assert response.json()["ok"] is True
     assert response.json()["violations"] == []
     assert owners(service, small_plan.plan_id) == plan
+    stored = service.client.get(f"/plans/{small_plan.plan_id}/proposals", headers=service.headers()).json()
+    assert [row for row in stored if row["moves"][0]["account_id"] == account] == []
 
 
 def test_ae_moves_only_own_territory(service: Service, small_plan: SolvedPlan) -> None:
     plan = owners(service, small_plan.plan_id)
     other = first_of(plan, "AE-02")
-    response = service.client.post(f"/plans/{small_plan.plan_id}/proposals", headers=service.headers("ae"),
+    response = service.client.post(f"/plans/{small_plan.plan_id}/proposals/preview", headers=service.headers("ae"),
                                    json={"moves": {other: "AE-03"}})
     assert response.status_code == 403
     assert f"{other} is neither" in response.json()["detail"]
 
-    own_request = service.client.post(f"/plans/{small_plan.plan_id}/proposals", headers=service.headers("ae"),
+    own_request = service.client.post(f"/plans/{small_plan.plan_id}/proposals/preview", headers=service.headers("ae"),
                                  json={"moves": {other: AE_REP}})
     assert own_request.status_code == 200, own_request.text
     # The ae key gets its own territory only, and not the owner of the account it requests.
@@ -60,7 +63,7 @@ def test_ae_moves_only_own_territory(service: Service, small_plan: SolvedPlan) -
 
 
 def test_unknown_account_is_422(service: Service, small_plan: SolvedPlan) -> None:
-    response = service.client.post(f"/plans/{small_plan.plan_id}/proposals", headers=service.headers(),
+    response = service.client.post(f"/plans/{small_plan.plan_id}/proposals/preview", headers=service.headers(),
                                    json={"moves": {"NO-SUCH": "AE-02"}})
     assert response.status_code == 422
     assert "account 'NO-SUCH' is not an account of the plan" in response.json()["detail"]
@@ -68,7 +71,7 @@ def test_unknown_account_is_422(service: Service, small_plan: SolvedPlan) -> Non
 
 def test_lone_surrogate_is_422(service: Service, small_plan: SolvedPlan) -> None:
     """UTF-8 cannot encode a lone surrogate, so the 422 that echoes the input escapes it instead of failing."""
-    response = service.client.post(f"/plans/{small_plan.plan_id}/proposals",
+    response = service.client.post(f"/plans/{small_plan.plan_id}/proposals/preview",
                                     headers={**service.headers(), "Content-Type": "application/json"},
                                     content=b'{"moves": {"ACC-0001": "\\ud800"}}')
     assert response.status_code == 422

@@ -42,6 +42,13 @@ ROUTES = [
     ("GET", "/plans/{plan}/metrics", {}, ALL),
     ("GET", "/plans/{plan}/map", {}, PLANNERS),
     ("POST", "/plans/{plan}/proposals", {"json": {"moves": {"NO-SUCH": "AE-02"}}}, ALL),
+    ("POST", "/plans/{plan}/proposals/preview", {"json": {"moves": {"NO-SUCH": "AE-02"}}}, ALL),
+    ("GET", "/plans/{plan}/proposals", {}, ALL),
+    ("GET", "/proposals", {}, ALL),
+    ("GET", f"/proposals/{MISSING}", {}, ALL),
+    ("POST", f"/proposals/{MISSING}/approve", {}, SALES_OPS),
+    ("POST", f"/proposals/{MISSING}/reject", {}, SALES_OPS),
+    ("POST", f"/proposals/{MISSING}/withdraw", {}, ALL),
     ("GET", "/geo/scenarios", {}, PLANNERS),
     ("POST", "/geo/scenarios", {"data": {"territories": "0"}}, SALES_OPS),
     ("GET", f"/geo/scenarios/{MISSING}", {}, PLANNERS),
@@ -71,7 +78,8 @@ def test_table_covers_every_route(service: Service) -> None:
 
 
 def _template(path: str) -> str:
-    names = {"datasets": "dataset_id", "scenarios": "scenario_id", "runs": "run_id", "plans": "plan_id"}
+    names = {"datasets": "dataset_id", "scenarios": "scenario_id", "runs": "run_id", "plans": "plan_id",
+             "proposals": "proposal_id"}
     parts = path.split("/")
     for index, part in enumerate(parts):
         if part == str(MISSING) or part in ("{plan}", "{run}"):

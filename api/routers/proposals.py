@@ -1,0 +1,313 @@
+"""Proposals: an account executive's requested change to a plan, its evaluation, and the decision on it.
+
+A proposal moves accounts to other reps. Making one evaluates it at once against every rule of the
+plan's scenario (nothing is solved) and stores it as pending; ``/preview`` evaluates without storing.
+Sales ops approve or reject pending proposals; the requester may withdraw one. Approving writes the
+changed plan as the next version of the scenario's plans, based on the plan it changed. When an
+earlier approval has already changed that plan, the moves apply to the latest version, provided that
+none of the accounts changed owner in between.
+
+An ae key may propose only moves into or out of its own territory. It can read the proposals it made
+and those that move an account into or out of its territory, each with its own territory's figures
+and rules only.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import APIRouter, HTTPException, Path, Query, Response
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.auth import Caller
+from api.deps import AnyCaller, SalesOps, SessionDep
+from api.errors import ApiError, get_or_404
+from api.models import Dataset, Plan, PlanAssignment, Proposal, ProposalStatus, Role, Scenario, utc_now
+
+from api.schemas import (DATABASE_MAX_ID, ErrorPublic, ProposalCreate, ProposalDecision, ProposalPublic,
+                         ProposalRecordPublic)
+from api.worker import add_plan, load_dataset, plan_documents
+from optimizer.inputs import Inputs
+from optimizer.instance import Instance, build_instance
+from optimizer.outputs.geojson import json_safe
+from optimizer.pipeline import names_rep, not_located_reasons, prepare_accounts
+from optimizer.proposals import ProposalResult, applied_plan, evaluate_proposal, plan_from_owners
+from optimizer.scenario import Scenario as Rules
+from optimizer.scenario import scenario_from_dict
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(tags=["proposals"])
+
+PlanId = Annotated[int, Path(ge=1, le=DATABASE_MAX_ID, description="plan id")]
+ProposalId = Annotated[int, Path(ge=1, le=DATABASE_MAX_ID, description="proposal id")]
+StatusFilter = Annotated[ProposalStatus | None, Query(description="only proposals with this status")]
+NOT_FOUND = {404: {"model": ErrorPublic}}
+FORBIDDEN_MOVE = {403: {"model": ErrorPublic, "description": "an ae key moved another rep's account"}}
+INVALID_MOVES = {422: {"model": ErrorPublic, "description": "unknown account or rep, or an account moved to the rep "
+                                                            "it already has"}}
+CONFLICT = {409: {"model": ErrorPublic, "description": "the proposal is no longer pending, an account changed owner "
+                                                       "since it was made, or it breaks rules and "
+                                                       "accept_violations is false"}}
+
+
+@dataclass
+class _Evaluated:
+    """A proposal evaluated on a plan, with the inputs the evaluation read."""
+
+    result: ProposalResult
+    inputs: Inputs
+    rules: Rules
+    accounts: pd.DataFrame
+    instance: Instance
+
+
+def _owners(session: Session, plan_id: int) -> dict[str, str]:
+    return {row.account_id: row.rep_id for row in session.scalars(
+        select(PlanAssignment).where(PlanAssignment.plan_id == plan_id))}
+
+
+def _check_ae_moves(caller: Caller, owners: dict[str, str], moves: dict[str, str]) -> None:
+    """Refuse an ae key's move of an account that neither leaves nor joins its own territory."""
+    if caller.role is not Role.ae:
+        return
+    # Unknown accounts are left to the evaluation, which names them (422).
+    foreign = [account for account, rep in moves.items()
+               if account in owners and caller.rep_id not in (rep, owners[account])]
+    if foreign:
+        raise HTTPException(403, f"an ae key may move only accounts into or out of its own territory "
+                                 f"({caller.rep_id}); {foreign[0]} is neither")
+
+
+def _evaluate(session: Session, plan: Plan, moves: dict[str, str], owners: dict[str, str]) -> _Evaluated:
+    """Apply `moves` to `plan` (whose owners are `owners`) and check the result against its scenario's rules."""
+    scenario_row = session.get_one(Scenario, plan.scenario_id)
+    dataset = session.get_one(Dataset, scenario_row.dataset_id)
+    rules = scenario_from_dict(scenario_row.rules, source=f"scenario {scenario_row.id}")
+    inputs = load_dataset(dataset)
+    accounts = prepare_accounts(inputs, rules)
+    instance = build_instance(accounts, inputs.reps, rules)
+    result = evaluate_proposal(instance, plan_from_owners(instance, owners, f"plan {plan.id}"), moves,
+                               not_located=not_located_reasons(inputs.accounts))
+    return _Evaluated(result, inputs, rules, accounts, instance)
+
+
+def _ae_view(answer: dict, rep_id: str) -> dict:
+    """Return an evaluation as an ae key may see it: its own territory only, other reps' rules counted."""
+    own = [violation for violation in answer["violations"]
+           if names_rep(violation, rep_id) or not violation.startswith("rep ")]
+    others = len(answer["violations"]) - len(own)
+    notes = [note for note in answer["notes"] if "already breaks" not in note]
+    if others:
+        notes.append(f"the change also breaks {others} rule(s) of other territories; sales ops see the details")
+    # The owner of another rep's account stays hidden, as in the assignments an ae key may read.
+    moves = [{**move, "from": move["from"] if move["from"] == rep_id else None} for move in answer["moves"]]
+    return {**answer, "moves": moves, "violations": own, "already_broken": [], "notes": notes,
+            "territories": {rep: figures for rep, figures in answer["territories"].items() if rep == rep_id}}
+
+
+def _view(evaluation: dict, caller: Caller) -> dict:
+    return _ae_view(evaluation, caller.rep_id) if caller.role is Role.ae else evaluation
+
+
+def _record(row: Proposal, caller: Caller) -> dict[str, Any]:
+    return {**_view(row.evaluation, caller), "id": row.id, "url": f"/proposals/{row.id}", "plan_id": row.plan_id,
+            "status": row.status, "note": row.note, "created_at": row.created_at, "created_by": row.created_by,
+            "decided_at": row.decided_at, "decided_by": row.decided_by, "decision_note": row.decision_note,
+            "result_plan_id": row.result_plan_id}
+
+
+def _visible(row: Proposal, caller: Caller) -> bool:
+    """Return whether `caller` may read `row`: an ae key reads only its own proposals and those about its territory."""
+    if caller.role is not Role.ae:
+        return True
+    return row.created_by == caller.key_id or any(caller.rep_id in (move["from"], move["to"])
+                                                  for move in row.evaluation["moves"])
+
+
+def _get_proposal(session: Session, proposal_id: int, caller: Caller) -> Proposal:
+    row = get_or_404(session, Proposal, proposal_id, "proposal")
+    if not _visible(row, caller):
+        # The same 404 as for a proposal that does not exist, so ids reveal nothing.
+        raise ApiError(404, f"proposal {proposal_id} not found")
+    return row
+
+
+@router.post("/plans/{plan_id}/proposals/preview", response_model=ProposalPublic,
+             summary="Evaluate a proposed change to a plan without storing it",
+             responses={**NOT_FOUND, **FORBIDDEN_MOVE, **INVALID_MOVES})
+def preview_proposal(plan_id: PlanId, body: ProposalCreate, caller: AnyCaller, session: SessionDep) -> dict:
+    """Apply the moves to the plan and check the result against every rule of its scenario, without solving.
+
+    Nothing is stored. The response is 200 whether or not the change keeps the rules: ``ok`` and
+    ``violations`` show which.
+    """
+    plan = get_or_404(session, Plan, plan_id, "plan")
+    owners = _owners(session, plan_id)
+    _check_ae_moves(caller, owners, body.moves)
+    evaluated = _evaluate(session, plan, body.moves, owners)
+    return _view(evaluated.result.as_dict(), caller)
+
+
+@router.post("/plans/{plan_id}/proposals", status_code=201, response_model=ProposalRecordPublic,
+             summary="Propose a change to a plan", responses={**NOT_FOUND, **FORBIDDEN_MOVE, **INVALID_MOVES})
+def create_proposal(plan_id: PlanId, body: ProposalCreate, caller: AnyCaller, session: SessionDep,
+                    response: Response) -> dict:
+    """Evaluate the moves as ``/preview`` does and store them as a pending proposal for sales ops to decide.
+
+    A change that breaks rules is stored too, and ``ok`` and ``violations`` show it to sales ops.
+    """
+    plan = get_or_404(session, Plan, plan_id, "plan")
+    owners = _owners(session, plan_id)
+    _check_ae_moves(caller, owners, body.moves)
+    result = _evaluate(session, plan, body.moves, owners).result
+    moves = {account: after for account, _, after in result.moves}
+    row = Proposal(plan_id=plan_id, status=ProposalStatus.pending.value, moves=moves, note=body.note,
+                   evaluation=json_safe(result.as_dict()), created_at=utc_now(), created_by=caller.key_id)
+    session.add(row)
+    session.commit()
+    logger.info("plan %d: proposal %d of %d move(s) by key %d, %s", plan_id, row.id, len(moves), caller.key_id,
+                "keeps every rule" if result.ok else f"breaks {len(result.violations)} rule(s)")
+    response.headers["Location"] = f"/proposals/{row.id}"
+    return _record(row, caller)
+
+
+@router.get("/plans/{plan_id}/proposals", response_model=list[ProposalRecordPublic],
+            summary="List the proposals for a plan", responses=NOT_FOUND)
+def list_plan_proposals(plan_id: PlanId, caller: AnyCaller, session: SessionDep,
+                        status: StatusFilter = None) -> list[dict]:
+    get_or_404(session, Plan, plan_id, "plan")
+    return _list(session, caller, status, plan_id)
+
+
+@router.get("/proposals", response_model=list[ProposalRecordPublic], summary="List proposals")
+def list_proposals(caller: AnyCaller, session: SessionDep, status: StatusFilter = None,
+                   plan_id: Annotated[int | None, Query(ge=1, le=DATABASE_MAX_ID,
+                                                        description="only proposals for this plan")] = None
+                   ) -> list[dict]:
+    return _list(session, caller, status, plan_id)
+
+
+def _list(session: Session, caller: Caller, status: ProposalStatus | None, plan_id: int | None) -> list[dict]:
+    query = select(Proposal).order_by(Proposal.id)
+    if status is not None:
+        query = query.where(Proposal.status == status.value)
+    if plan_id is not None:
+        query = query.where(Proposal.plan_id == plan_id)
+    return [_record(row, caller) for row in session.scalars(query) if _visible(row, caller)]
+
+
+@router.get("/proposals/{proposal_id}", response_model=ProposalRecordPublic, summary="Get a proposal",
+            responses=NOT_FOUND)
+def get_proposal(proposal_id: ProposalId, caller: AnyCaller, session: SessionDep) -> dict:
+    return _record(_get_proposal(session, proposal_id, caller), caller)
+
+
+def _require_pending(row: Proposal) -> None:
+    if row.status != ProposalStatus.pending.value:
+        logger.info("proposal %d not decided (409): it is already %s", row.id, row.status)
+        raise ApiError(409, f"proposal {row.id} is already {row.status}; only a pending proposal can be decided")
+
+
+def _latest_version(session: Session, plan_id: int) -> Plan:
+    """Return the newest plan in the line of plans that approvals derived from plan `plan_id`."""
+    current = plan_id
+    while (successor := session.scalar(select(Plan.id).where(Plan.based_on_plan_id == current))) is not None:
+        current = successor
+    return session.get_one(Plan, current)
+
+
+def _decide(session: Session, row: Proposal, caller: Caller, status: ProposalStatus, note: str | None) -> None:
+    row.status, row.decided_at, row.decided_by, row.decision_note = status.value, utc_now(), caller.key_id, note
+
+
+@router.post("/proposals/{proposal_id}/approve", response_model=ProposalRecordPublic,
+             summary="Approve a proposal: write the changed plan as a new version",
+             responses={**NOT_FOUND, **CONFLICT, 403: {"model": ErrorPublic, "description": "not a sales_ops key"}})
+def approve_proposal(proposal_id: ProposalId, caller: SalesOps, session: SessionDep,
+                     body: ProposalDecision | None = None) -> dict:
+    """Apply the moves to the latest version of the plan, check every rule again and store the result.
+
+    The new plan keeps the solved plan's lower bound, which holds for every plan of the scenario, and
+    states the gap against it. A change that breaks rules is approved only with ``accept_violations``;
+    the new plan then lists the broken rules among its warnings.
+    """
+    body = body or ProposalDecision()
+    row = _get_proposal(session, proposal_id, caller)
+    _require_pending(row)
+    base = _latest_version(session, row.plan_id)
+    owners = _owners(session, base.id)
+    if base.id != row.plan_id:
+        moved_since = [(move["account_id"], move["from"], owners.get(move["account_id"]))
+                       for move in row.evaluation["moves"] if owners.get(move["account_id"]) != move["from"]]
+        if moved_since:
+            account, before, now = moved_since[0]
+            logger.info("proposal %d not approved (409): account %s changed owner in plan %d", row.id, account, base.id)
+            raise ApiError(409, f"account {account} belonged to {before} when proposal {row.id} was made, but plan "
+                                f"{base.id}, the latest version of plan {row.plan_id}, gives it to {now}; reject this "
+                                f"proposal and propose again on plan {base.id}")
+    evaluated = _evaluate(session, base, row.moves, owners)
+    result = evaluated.result
+    if result.violations and not body.accept_violations:
+        logger.info("proposal %d not approved (409): it breaks %d rule(s) on plan %d", row.id, len(result.violations),
+                    base.id)
+        raise ApiError(409, f"the change breaks {len(result.violations)} rule(s) of the scenario on plan {base.id}: "
+                            + "; ".join(result.violations[:5])
+                            + "; approve with accept_violations true to keep it anyway, or reject it",
+                       violations=result.violations)
+
+    changed = applied_plan(evaluated.inputs, evaluated.rules, evaluated.accounts, evaluated.instance, result,
+                           base.metrics["solver"], f"proposal {row.id}")
+    territories, map_html = plan_documents(changed)
+    try:
+        plan = add_plan(session, base.scenario_id, changed.assignments, json_safe(changed.metrics), territories,
+                        map_html, based_on_plan_id=base.id)
+        row.result_plan_id = plan.id
+        row.evaluation = json_safe(result.as_dict())
+        _decide(session, row, caller, ProposalStatus.approved, body.note)
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        logger.info("proposal %d not approved (409): another approval changed plan %d first", row.id, base.id)
+        raise ApiError(409, f"plan {base.id} was changed by another approval at the same moment; approve proposal "
+                            f"{row.id} again to apply it to the newer version") from None
+    logger.info("proposal %d approved by key %d: plan %d (version %d) from plan %d, %d move(s)%s", row.id,
+                caller.key_id, plan.id, plan.version, base.id, len(result.moves),
+                f", {len(result.violations)} rule(s) broken by consent" if result.violations else "")
+    return _record(row, caller)
+
+
+@router.post("/proposals/{proposal_id}/reject", response_model=ProposalRecordPublic, summary="Reject a proposal",
+             responses={**NOT_FOUND, **CONFLICT, 403: {"model": ErrorPublic, "description": "not a sales_ops key"}})
+def reject_proposal(proposal_id: ProposalId, caller: SalesOps, session: SessionDep,
+                    body: ProposalDecision | None = None) -> dict:
+    body = body or ProposalDecision()
+    row = _get_proposal(session, proposal_id, caller)
+    _require_pending(row)
+    _decide(session, row, caller, ProposalStatus.rejected, body.note)
+    session.commit()
+    logger.info("proposal %d rejected by key %d", row.id, caller.key_id)
+    return _record(row, caller)
+
+
+@router.post("/proposals/{proposal_id}/withdraw", response_model=ProposalRecordPublic,
+             summary="Withdraw a proposal you made",
+             responses={**NOT_FOUND, **CONFLICT, 403: {"model": ErrorPublic, "description": "another key made it"}})
+def withdraw_proposal(proposal_id: ProposalId, caller: AnyCaller, session: SessionDep,
+                      body: ProposalDecision | None = None) -> dict:
+    body = body or ProposalDecision()
+    row = _get_proposal(session, proposal_id, caller)
+    if row.created_by != caller.key_id:
+        logger.info("proposal %d not withdrawn (403): key %d did not make it", row.id, caller.key_id)
+        raise HTTPException(403, f"only the key that made proposal {row.id} may withdraw it; sales ops reject "
+                                 "proposals instead")
+    _require_pending(row)
+    _decide(session, row, caller, ProposalStatus.withdrawn, body.note)
+    session.commit()
+    logger.info("proposal %d withdrawn by key %d", row.id, caller.key_id)
+    return _record(row, caller)

@@ -1,0 +1,157 @@
+"""Stored proposals: made by an account executive, approved, rejected or withdrawn; approval writes a new plan."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.conftest import (AE_REP, Service, SolvedPlan, create_scenario, small_files, start_run, upload,
+                                wait_for_run)
+from tests.api.test_proposals import first_of, owners
+
+SPECIALIST = "AE-99"
+
+
+@pytest.fixture(scope="module")
+def plan(service: Service) -> SolvedPlan:
+    """A plan of its own, since approvals add versions: 60 accounts, 3 reps and a specialist of an industry
+    no account has, so that moving an account to the specialist breaks a rule."""
+    files = small_files(accounts=60, reps=3)
+    specialist = f"{SPECIALIST},Sam Idle,35.470750,-97.518533,Oklahoma City,OK,1600,120,Nothing Sold Here\n"
+    files["reps"] = ("reps.csv", files["reps"][1] + specialist.encode())
+    dataset = upload(service, files, name="proposals")
+    scenario = create_scenario(service, dataset["id"], {"balance": {"potential": None}}, name="proposals")
+    run = wait_for_run(service.client, service.headers(), start_run(service, scenario["id"], 10.0)["url"])
+    assert run["status"] == "succeeded", run
+    return SolvedPlan(dataset, scenario, run, run["plan_id"])
+
+
+def propose(service: Service, plan_id: int, moves: dict[str, str], role: str = "sales_ops", note: str | None = None):
+    return service.client.post(f"/plans/{plan_id}/proposals", headers=service.headers(role),
+                               json={"moves": moves, **({"note": note} if note else {})})
+
+
+def decide(service: Service, proposal_id: int, action: str, role: str = "sales_ops", **body):
+    return service.client.post(f"/proposals/{proposal_id}/{action}", headers=service.headers(role), json=body)
+
+
+def get_plan(service: Service, plan_id: int) -> dict:
+    response = service.client.get(f"/plans/{plan_id}", headers=service.headers())
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_approval_writes_new_version(service: Service, plan: SolvedPlan) -> None:
+    before = owners(service, plan.plan_id)
+    account = first_of(before, "AE-02")
+    created = propose(service, plan.plan_id, {account: AE_REP}, role="ae", note="I meet them every month")
+    assert created.status_code == 201, created.text
+    proposal = created.json()
+    assert created.headers["location"] == f"/proposals/{proposal['id']}"
+    assert (proposal["status"], proposal["note"], proposal["ok"]) == ("pending", "I meet them every month", True)
+    queue = service.client.get("/proposals", headers=service.headers(), params={"status": "pending"}).json()
+    assert proposal["id"] in [row["id"] for row in queue]
+
+    assert decide(service, proposal["id"], "approve", role="ae").status_code == 403
+    assert decide(service, proposal["id"], "approve", role="leadership").status_code == 403
+    approved = decide(service, proposal["id"], "approve", note="agreed with the AE-02 manager")
+    assert approved.status_code == 200, approved.text
+    record = approved.json()
+    assert (record["status"], record["decision_note"]) == ("approved", "agreed with the AE-02 manager")
+
+    base, changed = get_plan(service, plan.plan_id), get_plan(service, record["result_plan_id"])
+    assert (changed["run_id"], changed["based_on_plan_id"]) == (None, plan.plan_id)
+    assert changed["version"] > base["version"]
+    # Exactly the one account changed owner.
+    assert owners(service, changed["id"]) == {**before, account: AE_REP}
+    solver = changed["solver"]
+    assert solver["objective"] == pytest.approx(record["objective_after"], abs=1e-3)
+    assert solver["lower_bound"] == base["solver"]["lower_bound"]
+    assert solver["gap"] == pytest.approx((solver["objective"] - solver["lower_bound"]) / solver["objective"])
+    assert f"proposal {record['id']} moved 1 account by hand" in solver["notes"][-1]
+    # The changed plan itself keeps every rule: a preview on it finds nothing already broken.
+    back = service.client.post(f"/plans/{changed['id']}/proposals/preview", headers=service.headers(),
+                               json={"moves": {account: "AE-02"}}).json()
+    assert (back["ok"], back["already_broken"]) == (True, [])
+
+    again = decide(service, proposal["id"], "approve")
+    assert again.status_code == 409
+    assert again.json()["detail"] == (f"proposal {proposal['id']} is already approved; only a pending proposal "
+                                      "can be decided")
+
+
+def test_later_approval_applies_to_the_latest_version(service: Service, plan: SolvedPlan) -> None:
+    start = owners(service, plan.plan_id)
+    first, second = sorted(account for account, rep in start.items() if rep == "AE-03")[:2]
+    earlier = propose(service, plan.plan_id, {first: "AE-02"}).json()
+    later = propose(service, plan.plan_id, {second: "AE-02"}).json()
+    clash = propose(service, plan.plan_id, {first: AE_REP}).json()
+
+    plan_one = decide(service, earlier["id"], "approve").json()["result_plan_id"]
+    plan_two = decide(service, later["id"], "approve").json()["result_plan_id"]
+    # Both approvals asked for the same plan; the second applies to the version the first wrote.
+    assert get_plan(service, plan_two)["based_on_plan_id"] == plan_one
+    assert owners(service, plan_two)[first] == owners(service, plan_two)[second] == "AE-02"
+
+    conflict = decide(service, clash["id"], "approve")
+    assert conflict.status_code == 409
+    assert conflict.json()["detail"] == (
+        f"account {first} belonged to AE-03 when proposal {clash['id']} was made, but plan {plan_two}, the latest "
+        f"version of plan {plan.plan_id}, gives it to AE-02; reject this proposal and propose again on plan {plan_two}")
+    assert service.client.get(f"/proposals/{clash['id']}", headers=service.headers()).json()["status"] == "pending"
+
+
+def test_breaking_change_needs_consent(service: Service, plan: SolvedPlan) -> None:
+    # Not the account an earlier test moved: an approval applies to the latest version of the plan.
+    account = max(account for account, rep in owners(service, plan.plan_id).items() if rep == "AE-02")
+    proposal = propose(service, plan.plan_id, {account: SPECIALIST}).json()
+    rule = f"account {account} is in an industry rep {SPECIALIST} does not cover"
+    assert (proposal["status"], proposal["ok"], proposal["violations"]) == ("pending", False, [rule])
+
+    blocked = decide(service, proposal["id"], "approve")
+    assert blocked.status_code == 409
+    assert blocked.json()["violations"] == [rule]
+    assert "approve with accept_violations true" in blocked.json()["detail"]
+
+    approved = decide(service, proposal["id"], "approve", accept_violations=True)
+    assert approved.status_code == 200, approved.text
+    changed = get_plan(service, approved.json()["result_plan_id"])
+    assert f"approved in proposal {proposal['id']} although it breaks this rule: {rule}" in changed["warnings"]
+
+
+def test_reject_and_withdraw(service: Service, plan: SolvedPlan) -> None:
+    base = owners(service, plan.plan_id)
+    rejected = propose(service, plan.plan_id, {first_of(base, "AE-02"): AE_REP}, role="ae").json()
+    answer = decide(service, rejected["id"], "reject", note="AE-02 keeps its key accounts")
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["status"], answer.json()["decision_note"]) == ("rejected", "AE-02 keeps its key accounts")
+    assert answer.json()["result_plan_id"] is None
+    assert decide(service, rejected["id"], "withdraw", role="ae").status_code == 409
+
+    withdrawn = propose(service, plan.plan_id, {first_of(base, "AE-03"): AE_REP}, role="ae").json()
+    other = decide(service, withdrawn["id"], "withdraw")
+    assert other.status_code == 403
+    assert other.json()["detail"] == (f"only the key that made proposal {withdrawn['id']} may withdraw it; sales ops "
+                                      "reject proposals instead")
+    mine = decide(service, withdrawn["id"], "withdraw", role="ae")
+    assert mine.status_code == 200, mine.text
+    assert mine.json()["status"] == "withdrawn"
+
+
+def test_ae_sees_only_proposals_about_its_territory(service: Service, plan: SolvedPlan) -> None:
+    base = owners(service, plan.plan_id)
+    elsewhere = propose(service, plan.plan_id, {first_of(base, "AE-02"): "AE-03"}).json()
+    own = propose(service, plan.plan_id, {first_of(base, AE_REP): "AE-03"}).json()
+
+    assert service.client.get(f"/proposals/{elsewhere['id']}", headers=service.headers("ae")).status_code == 404
+    seen = service.client.get(f"/plans/{plan.plan_id}/proposals", headers=service.headers("ae")).json()
+    ids = [row["id"] for row in seen]
+    assert own["id"] in ids
+    assert elsewhere["id"] not in ids
+    mine = next(row for row in seen if row["id"] == own["id"])
+    assert list(mine["territories"]) == [AE_REP]
+
+
+def test_unknown_proposal_is_404(service: Service) -> None:
+    response = service.client.get("/proposals/999999", headers=service.headers())
+    assert response.status_code == 404
+    assert response.json()["detail"] == "proposal 999999 not found"
