@@ -304,3 +304,23 @@ class ProposalRecordPublic(ProposalPublic):
     decision_note: str | None = Field(description="the reason given with the decision")
     result_plan_id: int | None = Field(description="the plan that approving it wrote: the plan changed by the "
                                                    "moves, a new version of the scenario's plans")
+
+
+class ComparedPlanPublic(_Response):
+    id: int = Field(description="plan id")
+    name: str = Field(description="the plan's column name: its scenario's name and version")
+    scenario_id: int = Field(description="scenario of the plan")
+    version: int = Field(description="the plan's version within its scenario")
+
+
+class MeasurePublic(_Response):
+    measure: str = Field(description="what is compared, such as 'potential: max deviation from target'")
+    unit: str = Field(description="unit of the values, such as '%', 'km' or the objective's unit; empty for counts")
+    values: list[float | int | str | None] = Field(description="one value per plan, in the order of plans; null "
+                                                               "where a plan has no such figure")
+
+
+class ComparisonPublic(_Response):
+    plans: list[ComparedPlanPublic] = Field(description="the plans compared, in the order asked")
+    measures: list[MeasurePublic] = Field(description="one row per measure: cost and gap, balance, workload, travel "
+                                                      "and disruption")

@@ -4,6 +4,7 @@
     territory bases --accounts FILE (--reps K --capacity-hours H | --capacity-from reps.csv) --out DIR
     territory districts [--units FILE] (--reps FILE | --territories K) [--band NAME=TOLERANCE%] ... --out DIR
     territory propose --accounts FILE --reps FILE --plan DIR --move ACCOUNT=REP ... [--config scenario.yaml]
+    territory compare PLAN_DIR PLAN_DIR ... [--name NAME ...] [--out DIR]
     territory demo [--out DIR]
     territory serve [--host HOST] [--port PORT] [--no-demo]
     territory keys create --role ROLE [--rep-id REP] [--name NAME] | keys revoke ID | keys list
@@ -72,6 +73,17 @@ def build_parser() -> argparse.ArgumentParser:
                                   help="evaluate a proposed change to a plan (accounts moved to other reps) against "
                                        "every rule, without solving again")
     _add_propose_options(propose)
+
+    compare = commands.add_parser("compare", parents=[common],
+                                  help="compare plans side by side: cost and gap, balance, workload, travel, "
+                                       "disruption")
+    compare.add_argument("plans", nargs="+", type=Path, metavar="PLAN_DIR",
+                         help="folders that territory plan (or territory propose --out) wrote")
+    compare.add_argument("--name", action="append", metavar="NAME",
+                         help="name of each plan in the order given (repeatable; default: the folder names)")
+    compare.add_argument("--out", type=Path, metavar="DIR",
+                         help="also write comparison.csv and comparison.png (maps and balance side by side) into DIR")
+    compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
 
     demo = commands.add_parser("demo", parents=[common], help="plan the embedded demo data set (10 reps, 900 accounts)")
     _add_plan_options(demo, default_out=Path("out/demo"), default_time_limit=30.0)
@@ -333,6 +345,48 @@ def _solver_section(path: Path) -> dict:
     raise InputError([RowIssue(str(path), None, "", "", reason)], summary="cannot read the plan's metrics")
 
 
+def _run_compare(args: argparse.Namespace) -> int:
+    """Print the plans' figures side by side; with --out also write comparison.csv and comparison.png."""
+    import geopandas
+
+    from optimizer.compare import (compare_metrics, comparison_rows, format_comparison, read_plan_metrics,
+                                   write_comparison_png)
+    from optimizer.pipeline import check_out_dir, write_staged
+
+    if args.name and len(args.name) != len(args.plans):
+        raise ConfigError(f"--name is given {len(args.name)} time(s) for {len(args.plans)} plan(s); give one name per "
+                          "plan, in the same order, or none")
+    names = args.name or [folder.name or str(folder) for folder in args.plans]
+    if len(set(names)) < len(names):
+        # Folders of the same name in different places: their paths tell them apart.
+        names = [str(folder) for folder in args.plans]
+    if len(set(names)) < len(names):
+        raise ConfigError(f"the plans {names} are not all different; give each plan once")
+    if args.out is not None:
+        check_out_dir(args.out)
+    metrics = [read_plan_metrics(folder) for folder in args.plans]
+    table = compare_metrics(list(zip(names, metrics, strict=True)))
+    if args.json:
+        print(json.dumps({"plans": names, "measures": comparison_rows(table)}, indent=2))
+    else:
+        print(format_comparison(table))
+    if args.out is None:
+        return 0
+    panels = []
+    for name, folder, plan_metrics in zip(names, args.plans, metrics, strict=True):
+        geojson = folder / "territories.geojson" if folder.is_dir() else folder.parent / "territories.geojson"
+        territories = geopandas.read_file(geojson) if geojson.is_file() else None
+        panels.append((name, plan_metrics, territories))
+
+    def write_files(staging: Path) -> None:
+        table.to_csv(staging / "comparison.csv")
+        write_comparison_png(panels, staging / "comparison.png")
+
+    write_staged(args.out, write_files, "comparison files")
+    print(f"\nFiles written to {args.out}/: comparison.csv, comparison.png", file=sys.stderr)
+    return 0
+
+
 def format_proposal(result) -> str:
     """Return the evaluated proposal as plain text: the moves, each affected territory, the verdict."""
     lines = [f"proposal: {len(result.moves)} account(s) change rep"]
@@ -510,6 +564,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run_bases(args)
         if args.command == "districts":
             return _run_districts(args)
+        if args.command == "compare":
+            return _run_compare(args)
         if args.command == "propose":
             return _run_propose(args)
         if args.command == "demo":

@@ -398,6 +398,52 @@ def test_propose_out_writes_changed_plan(small_files, tmp_path):
     assert all("outside its band" in warning for warning in breaches)
 
 
+def test_compare_plan_and_changed_plan(small_files, tmp_path):
+    """A plan and the same plan with one account moved: the table, the JSON and the written files agree."""
+    accounts, reps = small_files
+    planned, out = plan_small(small_files, tmp_path)
+    assert planned.returncode == 0, planned.stderr
+    owner = pd.read_csv(out / "assignments.csv", dtype=str).set_index("account_id")["rep_id"]
+    other = "R1" if owner["A3"] == "R2" else "R2"
+    changed = tmp_path / "changed"
+    proposed = territory("propose", "--accounts", str(accounts), "--reps", str(reps), "--plan", str(out), "--move",
+                         f"A3={other}", "--out", str(changed), "--accept-violations")
+    assert proposed.returncode == 0, proposed.stderr
+
+    compared = territory("compare", str(out), str(changed), "--name", "solved", "--name", "swap", "--json")
+    assert compared.returncode == 0, compared.stderr
+    result = json.loads(compared.stdout)
+    values = {row["measure"]: row["values"] for row in result["measures"]}
+    solved = json.loads((out / "metrics.json").read_text())
+    swapped = json.loads((changed / "metrics.json").read_text())
+    assert result["plans"] == ["solved", "swap"]
+    assert values["objective"] == [solved["solver"]["objective"], swapped["solver"]["objective"]]
+    assert values["lower bound"] == [solved["solver"]["lower_bound"]] * 2
+    assert values["accounts moved"] == [solved["disruption"]["accounts_moved"],
+                                        swapped["disruption"]["accounts_moved"]]
+
+    written = territory("compare", str(out), str(changed), "--out", str(tmp_path / "compared"))
+    assert written.returncode == 0, written.stderr
+    assert "objective (hour-km)" in written.stdout
+    csv_rows = pd.read_csv(tmp_path / "compared" / "comparison.csv", index_col="measure")
+    assert list(csv_rows.columns) == ["unit", "plan", "changed"]
+    assert (tmp_path / "compared" / "comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_compare_bad_input_is_one_message(small_files, tmp_path):
+    planned, out = plan_small(small_files, tmp_path)
+    assert planned.returncode == 0, planned.stderr
+
+    names = territory("compare", str(out), str(out), "--name", "only one")
+    assert names.returncode == 2
+    assert names.stderr.strip() == ("error: --name is given 1 time(s) for 2 plan(s); give one name per plan, in the "
+                                    "same order, or none")
+    missing = territory("compare", str(out), str(tmp_path / "nowhere"))
+    assert missing.returncode == 2
+    assert f"{tmp_path / 'nowhere'}: does not exist; give a folder that territory plan wrote" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
 def test_propose_out_needs_metrics(small_files, tmp_path):
     accounts, reps = small_files
     planned, out = plan_small(small_files, tmp_path)

@@ -13,16 +13,22 @@ import io
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query
+import tempfile
+from pathlib import Path as FilePath
+
+import geopandas
+from fastapi import APIRouter, HTTPException, Path, Query, Response
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from pydantic import Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.auth import Caller
 from api.deps import AnyCaller, Planner, SessionDep
-from api.errors import api_text, get_or_404
-from api.models import Plan, PlanAssignment, Role
-from api.schemas import DATABASE_MAX_ID, NO_NUL_PATTERN, AssignmentPage, ErrorPublic, PlanPublic
+from api.errors import ApiError, api_text, get_or_404
+from api.models import Plan, PlanAssignment, Role, Scenario
+from api.schemas import DATABASE_MAX_ID, NO_NUL_PATTERN, AssignmentPage, ComparisonPublic, ErrorPublic, PlanPublic
+from optimizer.compare import compare_metrics, comparison_rows, write_comparison_png
 from optimizer.pipeline import ASSIGNMENT_COLUMNS
 
 logger = logging.getLogger(__name__)
@@ -34,6 +40,7 @@ RepFilter = Annotated[str | None, Query(max_length=200, pattern=NO_NUL_PATTERN,
                                         description="only this rep's accounts (case-sensitive); an ae key may "
                                                     "give only its own rep, and defaults to it")]
 NOT_FOUND = {404: {"model": ErrorPublic}}
+MAX_COMPARED = 8
 FORBIDDEN_OTHER_REP = {403: {"model": ErrorPublic, "description": "an ae key asked for another rep"}}
 
 
@@ -68,6 +75,48 @@ def list_plans(
     if scenario_id is not None:
         query = query.where(Plan.scenario_id == scenario_id)
     return [plan_public(plan) for plan in session.scalars(query)]
+
+
+ComparedIds = Annotated[list[Annotated[int, Field(ge=1, le=DATABASE_MAX_ID)]],
+                        Query(min_length=2, max_length=MAX_COMPARED, alias="plan_id",
+                              description=f"the plans to compare, 2 to {MAX_COMPARED}: repeat plan_id")]
+
+
+def _compared(session: Session, plan_ids: list[int]) -> list[tuple[Plan, str]]:
+    """Return the plans of `plan_ids` in order, each with its column name, or raise 404 for a missing one."""
+    if len(set(plan_ids)) < len(plan_ids):
+        raise ApiError(422, f"plan_id {next(i for i in plan_ids if plan_ids.count(i) > 1)} is given twice; give "
+                            "each plan once")
+    plans = [_get_plan(session, plan_id) for plan_id in plan_ids]
+    names = {scenario.id: scenario.name for scenario in session.scalars(
+        select(Scenario).where(Scenario.id.in_({plan.scenario_id for plan in plans})))}
+    return [(plan, f"{names[plan.scenario_id]} v{plan.version} (plan {plan.id})") for plan in plans]
+
+
+@router.get("/compare", response_model=ComparisonPublic, summary="Compare plans side by side",
+            responses={**NOT_FOUND, 422: {"model": ErrorPublic, "description": "fewer than 2 plans, or one twice"}})
+def compare_plans(caller: Planner, session: SessionDep, plan_ids: ComparedIds) -> dict:
+    """Return the figures leadership weighs between what-if plans, one row per measure with its unit."""
+    plans = _compared(session, plan_ids)
+    table = compare_metrics([(name, plan.metrics) for plan, name in plans])
+    return {"plans": [{"id": plan.id, "name": name, "scenario_id": plan.scenario_id, "version": plan.version}
+                      for plan, name in plans],
+            "measures": comparison_rows(table)}
+
+
+@router.get("/compare.png", response_class=Response, summary="Draw plans side by side as a PNG",
+            responses={200: {"content": {"image/png": {}}, "description": "each plan's territories above each "
+                                                                        "rep's potential against its target"},
+                       **NOT_FOUND})
+def compare_plans_png(caller: Planner, session: SessionDep, plan_ids: ComparedIds) -> Response:
+    panels = []
+    for plan, name in _compared(session, plan_ids):
+        features = plan.territories.get("features") or []
+        territories = (geopandas.GeoDataFrame.from_features(features, crs="EPSG:4326") if features else None)
+        panels.append((name, plan.metrics, territories))
+    with tempfile.TemporaryDirectory(prefix="territory-compare-") as folder:
+        content = write_comparison_png(panels, FilePath(folder) / "comparison.png").read_bytes()
+    return Response(content, media_type="image/png")
 
 
 @router.get("/{plan_id}", response_model=PlanPublic, summary="Get a plan's summary and solver outcome",

@@ -41,6 +41,8 @@ ROUTES = [
     ("GET", "/plans/{plan}/territories", {}, ALL),
     ("GET", "/plans/{plan}/metrics", {}, ALL),
     ("GET", "/plans/{plan}/map", {}, PLANNERS),
+    ("GET", "/plans/compare", {"params": {"plan_id": [MISSING, MISSING - 1]}}, PLANNERS),
+    ("GET", "/plans/compare.png", {"params": {"plan_id": [MISSING, MISSING - 1]}}, PLANNERS),
     ("POST", "/plans/{plan}/proposals", {"json": {"moves": {"NO-SUCH": "AE-02"}}}, ALL),
     ("POST", "/plans/{plan}/proposals/preview", {"json": {"moves": {"NO-SUCH": "AE-02"}}}, ALL),
     ("GET", "/plans/{plan}/proposals", {}, ALL),
