@@ -6,6 +6,7 @@ failed, and starts the job manager. At shutdown it kills running workers and mar
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -61,6 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.jobs = jobs
 
     install_error_handlers(app)
+    # The middleware added last runs first: the size limit applies before a JSON body is read whole.
+    app.add_middleware(DuplicateJsonKeys)
     app.add_middleware(BodySizeLimit, limit=2 * settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES)
     for module in (datasets, scenarios, runs, plans, proposals, geo_scenarios, geo_runs, geo_plans, health):
         app.include_router(module.router)
@@ -121,3 +124,64 @@ class BodySizeLimit:
         response = JSONResponse({"detail": f"the request body is larger than {self.limit:,} bytes (two files at the "
                                            "upload limit, setting TERRITORY_MAX_UPLOAD_BYTES)"}, status_code=413)
         await response(scope, receive, send)
+
+
+class DuplicateJsonKeys:
+    """Reject a JSON body that gives one key twice in an object with 422.
+
+    JSON parsers keep the last of two equal keys, so {"moves": {"A-1": "R1", "A-1": "R2"}} would drop a
+    move without a word. The body is read whole, checked, and handed on unchanged; a body that is not
+    valid JSON is left to the route, which answers 422 with the parser's message.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        headers = dict(scope.get("headers") or []) if scope["type"] == "http" else {}
+        if not headers.get(b"content-type", b"").lower().startswith(b"application/json"):
+            await self.app(scope, receive, send)
+            return
+        chunks, message = [], {"more_body": True}
+        while message.get("more_body", False):
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+        body = b"".join(chunks)
+        repeated = _repeated_key(body)
+        if repeated is not None:
+            logger.info("%s %s rejected (422): JSON key %r given twice", scope.get("method"), scope.get("path"),
+                        repeated)
+            response = JSONResponse({"detail": f"the JSON body gives the key {repeated!r} twice in one object, and "
+                                               "the later value would replace the earlier; give each key once"},
+                                    status_code=422)
+            await response(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _repeated_key(body: bytes) -> str | None:
+    """Return the first key that an object of the JSON `body` gives twice, or None (also for invalid JSON)."""
+    found: list[str] = []
+
+    def pairs(items: list[tuple[str, object]]) -> dict:
+        keys = [key for key, _ in items]
+        if not found and len(set(keys)) < len(keys):
+            found.append(next(key for key in keys if keys.count(key) > 1))
+        return dict(items)
+
+    try:
+        json.loads(body, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return None
+    return found[0] if found else None

@@ -75,3 +75,16 @@ def test_lone_surrogate_is_422(service: Service, small_plan: SolvedPlan) -> None
                                     headers={**service.headers(), "Content-Type": "application/json"},
                                     content=b'{"moves": {"ACC-0001": "\\ud800"}}')
     assert response.status_code == 422
+
+
+def test_repeated_json_key_is_422(service: Service, small_plan: SolvedPlan) -> None:
+    """A JSON parser keeps the later of two equal keys, which would drop a move silently."""
+    body = b'{"moves": {"ACC-0001": "AE-02", "ACC-0001": "AE-03"}}'
+    response = service.client.post(f"/plans/{small_plan.plan_id}/proposals",
+                                   headers={**service.headers(), "Content-Type": "application/json"}, content=body)
+
+    assert response.status_code == 422
+    assert response.json()["detail"] == ("the JSON body gives the key 'ACC-0001' twice in one object, and the later "
+                                         "value would replace the earlier; give each key once")
+    stored = service.client.get(f"/plans/{small_plan.plan_id}/proposals", headers=service.headers()).json()
+    assert [row for row in stored if row["moves"][0]["account_id"] == "ACC-0001"] == []
