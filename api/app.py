@@ -130,8 +130,8 @@ class DuplicateJsonKeys:
     """Reject a JSON body that gives one key twice in an object with 422.
 
     JSON parsers keep the last of two equal keys, so {"moves": {"A-1": "R1", "A-1": "R2"}} would drop a
-    move without a word. The body is read whole, checked, and handed on unchanged; a body that is not
-    valid JSON is left to the route, which answers 422 with the parser's message.
+    move without a word. The body is read whole, checked, and passed on unchanged. A body that is not
+    valid JSON is left to the route, which returns 422 with the parser's message.
     """
 
     def __init__(self, app):
