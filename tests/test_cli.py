@@ -289,6 +289,14 @@ def plan_small(small_files, tmp_path) -> tuple[subprocess.CompletedProcess, Path
     return completed, out
 
 
+def plan_for_a3(small_files, tmp_path) -> tuple[Path, pd.Series, str]:
+    """Plan the small files; return the plan folder, the rep of each account, and a rep A3 does not have."""
+    planned, out = plan_small(small_files, tmp_path)
+    assert planned.returncode == 0, planned.stderr
+    owner = pd.read_csv(out / "assignments.csv", dtype=str).set_index("account_id")["rep_id"]
+    return out, owner, "R1" if owner["A3"] == "R2" else "R2"
+
+
 def test_flipped_longitude_warned(small_files, tmp_path):
     """An account typed at longitude +95.37 is planned, and the report names it with the likely fix."""
     completed, out = plan_with_cell(small_files, tmp_path, 3, "lon", "95.37")
@@ -332,10 +340,7 @@ def test_coordinates_far_from_postal_code_warned(small_files, tmp_path):
 def test_propose_reports_broken_band(small_files, tmp_path):
     """Giving Houston's account to the Dallas rep breaks the +-5 % potential band: exit 3 and the verdict."""
     accounts, reps = small_files
-    planned, out = plan_small(small_files, tmp_path)
-    assert planned.returncode == 0, planned.stderr
-    owner = pd.read_csv(out / "assignments.csv", dtype=str).set_index("account_id")["rep_id"]
-    other = "R1" if owner["A3"] == "R2" else "R2"
+    out, owner, other = plan_for_a3(small_files, tmp_path)
 
     completed = territory("propose", "--accounts", str(accounts), "--reps", str(reps), "--plan", str(out),
                           "--move", f"A3={other}", "--json")
@@ -369,10 +374,7 @@ def test_propose_into_closed_pipe_is_quiet(small_files, tmp_path):
 def test_propose_out_writes_changed_plan(small_files, tmp_path):
     """--out writes the changed plan only with consent when it breaks rules; its files carry the breach."""
     accounts, reps = small_files
-    planned, out = plan_small(small_files, tmp_path)
-    assert planned.returncode == 0, planned.stderr
-    owner = pd.read_csv(out / "assignments.csv", dtype=str).set_index("account_id")["rep_id"]
-    other = "R1" if owner["A3"] == "R2" else "R2"
+    out, owner, other = plan_for_a3(small_files, tmp_path)
     changed = tmp_path / "changed"
     command = ["propose", "--accounts", str(accounts), "--reps", str(reps), "--plan", str(out), "--move", f"A3={other}",
                "--out", str(changed)]
@@ -401,10 +403,7 @@ def test_propose_out_writes_changed_plan(small_files, tmp_path):
 def test_compare_plan_and_changed_plan(small_files, tmp_path):
     """A plan and the same plan with one account moved: the table, the JSON and the written files agree."""
     accounts, reps = small_files
-    planned, out = plan_small(small_files, tmp_path)
-    assert planned.returncode == 0, planned.stderr
-    owner = pd.read_csv(out / "assignments.csv", dtype=str).set_index("account_id")["rep_id"]
-    other = "R1" if owner["A3"] == "R2" else "R2"
+    out, owner, other = plan_for_a3(small_files, tmp_path)
     changed = tmp_path / "changed"
     proposed = territory("propose", "--accounts", str(accounts), "--reps", str(reps), "--plan", str(out), "--move",
                          f"A3={other}", "--out", str(changed), "--accept-violations")
