@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
@@ -23,6 +24,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.models import RunStatus
+from api.schemas import NO_NUL_PATTERN
 from sqlalchemy.orm import Session
 
 from optimizer.errors import ConfigError, InfeasibleError, InputError, RowIssue, SolverError, TerritoryError
@@ -118,6 +120,27 @@ def _finite(value: Any) -> Any:
     return value
 
 
+ECHO_MAX_CHARACTERS = 200
+
+
+def _readable(item: dict[str, Any]) -> dict[str, Any]:
+    """Return a validation error with a plain message for a NUL character and a long input cut short.
+
+    The default error echoes the whole input, so a 10 MB note would come back in a 10 MB response.
+    """
+    if item.get("type") == "string_pattern_mismatch" and (item.get("ctx") or {}).get("pattern") == NO_NUL_PATTERN:
+        item = {**item, "msg": "contains a NUL character (\\x00), which no text field may contain; remove it"}
+    given = item.get("input")
+    text = given if isinstance(given, str) else None
+    if text is None and isinstance(given, (dict, list)):
+        text = json.dumps(given, ensure_ascii=False, default=str)
+        if len(text) <= ECHO_MAX_CHARACTERS:
+            text = None
+    if text is not None and len(text) > ECHO_MAX_CHARACTERS:
+        item = {**item, "input": f"{text[:ECHO_MAX_CHARACTERS]}... ({len(text):,} characters, cut short)"}
+    return item
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that turn every error into a JSON response with a ``detail`` message."""
 
@@ -136,7 +159,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
         # The default handler echoes the input, and an input of NaN would make the response itself invalid.
-        errors = _finite(jsonable_encoder(error.errors()))
+        errors = [_readable(item) for item in _finite(jsonable_encoder(error.errors()))]
         logger.info("%s %s rejected (422): %d validation error(s)", request.method, request.url.path, len(errors))
         return JSONResponse({"detail": errors}, status_code=422)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from api.models import RunStatus
 
@@ -124,7 +124,8 @@ class PlanSummary(_Response):
 
 
 class SolverPublic(_Response):
-    status: str = Field(description="optimal or feasible")
+    status: str = Field(description="optimal or feasible; \"breaks rules\" for a plan changed by a proposal that was "
+                                    "approved although it broke rules")
     objective: float = Field(description="objective of the plan, in objective_unit")
     objective_unit: str = Field(description="unit of objective and lower_bound")
     lower_bound: float | None = Field(description="proven lower bound; null when the LP did not finish")
@@ -253,7 +254,7 @@ class ProposalDecision(BaseModel):
 
     note: str | None = Field(None, max_length=2000, pattern=NO_NUL_PATTERN,
                              description="the reason for the decision, stored with the proposal")
-    accept_violations: bool = Field(False, description="approve even though the change breaks rules of the "
+    accept_violations: StrictBool = Field(False, description="approve even though the change breaks rules of the "
                                                        "scenario; the new plan lists them as warnings")
 
 

@@ -149,6 +149,9 @@ def _store_plan(sessions: sessionmaker[Session], run_id: int, scenario_id: int, 
 def add_plan(session: Session, scenario_id: int, assignments, metrics: dict[str, Any], territories: dict[str, Any],
              map_html: str, *, run_id: int | None = None, based_on_plan_id: int | None = None) -> Plan:
     """Add the next version of the scenario's plans with its assignments, in the caller's transaction."""
+    # This empty update locks the scenario's row until the transaction ends (the whole database on
+    # SQLite), so two plans of one scenario written at once cannot get the same version.
+    session.execute(update(Scenario).where(Scenario.id == scenario_id).values(name=Scenario.name))
     version = (session.scalar(select(func.max(Plan.version)).where(Plan.scenario_id == scenario_id)) or 0) + 1
     plan = Plan(run_id=run_id, based_on_plan_id=based_on_plan_id, scenario_id=scenario_id, version=version,
                 summary=metrics["summary"], metrics=metrics, territories=json_safe(territories), map_html=map_html)

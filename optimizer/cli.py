@@ -99,8 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     key_commands = keys.add_subparsers(dest="key_command", required=True)
     create = key_commands.add_parser("create", parents=[common], help="create a key and print it (shown only once)")
     create.add_argument("--role", required=True, choices=["sales_ops", "leadership", "ae"],
-                        help="sales_ops: everything; leadership: read, create scenarios and runs; "
-                             "ae: read plans and one rep's detail")
+                        help="sales_ops: everything, and the only role that approves or rejects proposals; "
+                             "leadership: read, create scenarios, runs and proposals; ae: read plans and one rep's "
+                             "detail, propose changes to that rep's territory")
     create.add_argument("--rep-id", help="rep an ae key may see (required for --role ae)")
     create.add_argument("--name", default="", help="name of the key's owner, shown by `territory keys list`")
     revoke = key_commands.add_parser("revoke", parents=[common], help="revoke a key by its id")
@@ -300,6 +301,10 @@ def _run_propose(args: argparse.Namespace) -> int:
         if account_id.strip() in moves:
             raise ConfigError(f"--move names account {account_id.strip()} twice; give each account once")
         moves[account_id.strip()] = rep_id.strip()
+    if not args.plan.exists():
+        raise InputError([RowIssue(str(args.plan), None, "", "", "does not exist; give the folder that territory plan "
+                                                                 "wrote, or its assignments.csv")],
+                         summary="cannot read the plan")
     plan = args.plan / "assignments.csv" if args.plan.is_dir() else args.plan
     solved = None
     if args.out is not None:
@@ -323,7 +328,8 @@ def _run_propose(args: argparse.Namespace) -> int:
         print(f"not written: the change breaks {len(result.violations)} rule(s); add --accept-violations to write "
               f"{args.out} anyway", file=sys.stderr)
         return 3
-    changed = applied_plan(inputs, scenario, accounts, instance, result, solved, f"the proposal on {plan.parent}")
+    changed = applied_plan(inputs, scenario, accounts, instance, result, solved,
+                           f"the proposal on the plan in {plan.parent.resolve()}")
     changed.territories = build_territories(changed.assignments, inputs.reps)
     write_outputs(changed, args.out)
     print(f"wrote the changed plan to {args.out}", file=sys.stderr)
@@ -337,11 +343,15 @@ def _solver_section(path: Path) -> dict:
     except FileNotFoundError:
         reason = "is missing; --out needs the folder that territory plan wrote, with its metrics.json"
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
-        reason = f"has no solver section that can be read ({type(error).__name__}); give the plan's own metrics.json"
+        reason = f"has no solver section that can be read ({type(error).__name__}: {error}); give the plan's own " \
+                 "metrics.json"
     else:
-        if isinstance(section, dict) and "lower_bound" in section:
+        numbers = isinstance(section, dict) and all(
+            isinstance(section.get(key), int | float) and not isinstance(section.get(key), bool)
+            for key in ("objective", "lower_bound") if key == "objective" or section.get(key) is not None)
+        if numbers and "lower_bound" in section:
             return section
-        reason = "has no solver section with a lower_bound; give the plan's own metrics.json"
+        reason = "has no solver section with a numeric objective and lower_bound; give the plan's own metrics.json"
     raise InputError([RowIssue(str(path), None, "", "", reason)], summary="cannot read the plan's metrics")
 
 

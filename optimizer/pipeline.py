@@ -255,6 +255,11 @@ def names_rep(text: str, rep_id: str) -> bool:
     return re.search(rf"(?<![\w-]){re.escape(rep_id)}(?![\w-])", text) is not None
 
 
+def visible_to_rep(text: str, rep_id: str, rep_ids: list[str]) -> bool:
+    """Return whether `text` may be shown to the rep `rep_id`: it names that rep, or no rep of `rep_ids`."""
+    return names_rep(text, rep_id) or not any(names_rep(text, other) for other in rep_ids)
+
+
 def not_located_reasons(accounts: pd.DataFrame) -> dict[str, str]:
     """Return {account id: why it could not be located} for the accounts without coordinates."""
     missing = accounts[accounts["lat"].isna() | accounts["lon"].isna()]

@@ -171,10 +171,14 @@ def evaluate_proposal(instance: Instance, rep_of: np.ndarray, moves: Mapping[str
     already = [violation for violation in after_check.violations if _rule(violation) in broken_before]
     notes = []
     if already:
-        notes.append(f"the plan itself already breaks {len(before_check.violations)} rule(s) under these rules (were "
-                     "they changed since it was made?), and the changed plan still breaks these:")
+        notes.append(f"the plan itself already breaks {len(before_check.violations)} rule(s) under these rules (its "
+                     "scenario changed since it was made, or an earlier change was approved although it broke "
+                     "them), and the changed plan still breaks these:")
     return ProposalResult(applied, territories, violations, before_check.objective, after_check.objective,
                           instance.objective_unit, notes, already_broken=already, rep_of=after)
+
+
+BROKEN_STATUS = "breaks rules"
 
 
 def applied_solver_section(solved: dict, result: ProposalResult, label: str) -> dict:
@@ -183,19 +187,28 @@ def applied_solver_section(solved: dict, result: ProposalResult, label: str) -> 
     `solved` is the solver section of the plan the change applies to, and `label` names the change in
     the note (such as "proposal 4"). The lower bound stays: it holds for every plan of the scenario, so
     the gap is measured against it again. Nothing is solved, so the status is "feasible" unless the
-    changed plan still meets the bound.
+    changed plan still meets the bound. A changed plan that breaks rules gets the status "breaks rules"
+    and no gap.
     """
     section = {**solved, "notes": list(solved.get("notes", []))}
     objective, bound = round(result.objective_after, 3), solved.get("lower_bound")
     section["objective"] = objective
+    count = len(result.moves)
+    section["notes"].append(f"{label} moved {count} account{'' if count == 1 else 's'} by hand, without solving again: "
+                            f"objective {result.objective_before:,.3f} -> {objective:,.3f} {result.objective_unit}")
+    broken = len(result.violations) + len(result.already_broken)
+    if broken:
+        # The bound holds for the plans that keep every rule; one that breaks a rule may even cost less.
+        section["status"], section["gap"] = BROKEN_STATUS, None
+        section["notes"].append(f"the plan breaks {broken} rule(s) of its scenario (see its warnings), so no gap is "
+                                "stated: the lower bound holds only for plans that keep every rule")
+        return section
     if bound is not None:
         section["gap"] = 0.0 if objective <= 0 else max(0.0, (objective - bound) / objective)
     section["status"] = "optimal" if solved.get("status") == "optimal" and bound is not None and objective <= bound \
         else "feasible"
-    count = len(result.moves)
-    section["notes"].append(f"{label} moved {count} account{'' if count == 1 else 's'} by hand, without solving again: "
-                            f"objective {result.objective_before:,.3f} -> {objective:,.3f} {result.objective_unit}; "
-                            "the lower bound is the solved plan's, which holds for every plan of the scenario")
+    section["notes"].append("the lower bound is the solved plan's, which holds for every plan that keeps the "
+                            "scenario's rules")
     return section
 
 
@@ -241,6 +254,8 @@ def applied_plan(inputs, scenario, accounts: pd.DataFrame, instance: Instance, r
 
     warnings = input_warnings(accounts, inputs.reps)
     warnings += [f"approved in {label} although it breaks this rule: {violation}" for violation in result.violations]
+    warnings += [f"breaks this rule, as the plan that {label} changed did: {violation}"
+                 for violation in result.already_broken]
     assignments, metrics = plan_tables(inputs, scenario, accounts, instance, result.rep_of,
                                        applied_solver_section(solved, result, label), warnings)
     return PlanResult(scenario, inputs, instance, assignments, metrics, None)

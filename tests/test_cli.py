@@ -394,7 +394,9 @@ def test_propose_out_writes_changed_plan(small_files, tmp_path):
     metrics = json.loads((changed / "metrics.json").read_text())
     assert metrics["solver"]["lower_bound"] == solved["lower_bound"]
     assert metrics["solver"]["objective"] > solved["objective"]
-    assert metrics["solver"]["status"] == "feasible"
+    # The bound holds for plans that keep every rule, so a plan that breaks one states no gap.
+    assert metrics["solver"]["status"] == "breaks rules"
+    assert metrics["solver"]["gap"] is None
     breaches = [warning for warning in metrics["warnings"] if "although it breaks this rule" in warning]
     assert len(breaches) == 2
     assert all("outside its band" in warning for warning in breaches)
@@ -455,6 +457,18 @@ def test_propose_out_needs_metrics(small_files, tmp_path):
     assert "metrics.json" in completed.stderr
     assert "is missing; --out needs the folder that territory plan wrote" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+    (out / "metrics.json").write_text('{"solver": {"objective": 10.0, "lower_bound": "abc"}}')
+    text_bound = territory("propose", "--accounts", str(accounts), "--reps", str(reps), "--plan", str(out),
+                           "--move", "A1=R2", "--out", str(tmp_path / "changed"))
+    assert text_bound.returncode == 2
+    assert "has no solver section with a numeric objective and lower_bound" in text_bound.stderr
+
+    nowhere = territory("propose", "--accounts", str(accounts), "--reps", str(reps), "--plan",
+                        str(tmp_path / "nowhere"), "--move", "A1=R2", "--out", str(tmp_path / "changed"))
+    assert nowhere.returncode == 2
+    assert f"{tmp_path / 'nowhere'}: does not exist; give the folder that territory plan wrote" in nowhere.stderr
+    assert not (tmp_path / "changed").exists()
 
 
 @pytest.mark.parametrize("move", ["A3", "A3=R1=R2", "=R1"])

@@ -29,7 +29,7 @@ from api.errors import ApiError, api_text, get_or_404
 from api.models import Plan, PlanAssignment, Role, Scenario
 from api.schemas import DATABASE_MAX_ID, NO_NUL_PATTERN, AssignmentPage, ComparisonPublic, ErrorPublic, PlanPublic
 from optimizer.compare import compare_metrics, comparison_rows, write_comparison_png
-from optimizer.pipeline import ASSIGNMENT_COLUMNS
+from optimizer.pipeline import ASSIGNMENT_COLUMNS, visible_to_rep
 
 logger = logging.getLogger(__name__)
 
@@ -44,12 +44,24 @@ MAX_COMPARED = 8
 FORBIDDEN_OTHER_REP = {403: {"model": ErrorPublic, "description": "an ae key asked for another rep"}}
 
 
-def plan_public(plan: Plan) -> PlanPublic:
+def warnings_for(caller: Caller, metrics: dict) -> list[str]:
+    """Return the plan's warnings as `caller` may read them: an ae key gets those about its own rep or no rep."""
+    warnings = metrics.get("warnings", [])
+    if caller.role is not Role.ae:
+        return warnings
+    rep_ids = [row["rep_id"] for row in metrics["reps"]]
+    own = [warning for warning in warnings if visible_to_rep(warning, caller.rep_id, rep_ids)]
+    if len(own) < len(warnings):
+        own.append(f"{len(warnings) - len(own)} more warning(s) about other territories; sales ops see them")
+    return own
+
+
+def plan_public(plan: Plan, caller: Caller) -> PlanPublic:
     return PlanPublic(id=plan.id, url=f"/plans/{plan.id}", run_id=plan.run_id, based_on_plan_id=plan.based_on_plan_id,
                       scenario_id=plan.scenario_id,
                       version=plan.version, created_at=plan.created_at, summary=plan.summary,
                       solver={**plan.metrics["solver"], "notes": [api_text(note) for note in plan.metrics["solver"].get("notes", [])]},
-                      warnings=[api_text(warning) for warning in plan.metrics.get("warnings", [])])
+                      warnings=[api_text(warning) for warning in warnings_for(caller, plan.metrics)])
 
 
 def _get_plan(session: Session, plan_id: int) -> Plan:
@@ -74,7 +86,7 @@ def list_plans(
     query = select(Plan).order_by(Plan.id)
     if scenario_id is not None:
         query = query.where(Plan.scenario_id == scenario_id)
-    return [plan_public(plan) for plan in session.scalars(query)]
+    return [plan_public(plan, caller) for plan in session.scalars(query)]
 
 
 ComparedIds = Annotated[list[Annotated[int, Field(ge=1, le=DATABASE_MAX_ID)]],
@@ -122,7 +134,7 @@ def compare_plans_png(caller: Planner, session: SessionDep, plan_ids: ComparedId
 @router.get("/{plan_id}", response_model=PlanPublic, summary="Get a plan's summary and solver outcome",
             responses=NOT_FOUND)
 def get_plan(plan_id: PlanId, caller: AnyCaller, session: SessionDep) -> PlanPublic:
-    return plan_public(_get_plan(session, plan_id))
+    return plan_public(_get_plan(session, plan_id), caller)
 
 
 @router.get("/{plan_id}/assignments", response_model=AssignmentPage, summary="List a plan's assignments, paged",
@@ -191,7 +203,8 @@ def get_territories(plan_id: PlanId, caller: AnyCaller, session: SessionDep, rep
 def get_metrics(plan_id: PlanId, caller: AnyCaller, session: SessionDep) -> JSONResponse:
     metrics = _get_plan(session, plan_id).metrics
     if caller.role is Role.ae:
-        metrics = {**metrics, "reps": [row for row in metrics["reps"] if row["rep_id"] == caller.rep_id]}
+        metrics = {**metrics, "reps": [row for row in metrics["reps"] if row["rep_id"] == caller.rep_id],
+                   "warnings": warnings_for(caller, metrics)}
     return JSONResponse(metrics)
 
 

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 import pandas as pd
 from fastapi import APIRouter, HTTPException, Path, Query, Response
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -35,7 +35,7 @@ from api.worker import add_plan, load_dataset, plan_documents
 from optimizer.inputs import Inputs
 from optimizer.instance import Instance, build_instance
 from optimizer.outputs.geojson import json_safe
-from optimizer.pipeline import names_rep, not_located_reasons, prepare_accounts
+from optimizer.pipeline import not_located_reasons, prepare_accounts, visible_to_rep
 from optimizer.proposals import ProposalResult, applied_plan, evaluate_proposal, plan_from_owners
 from optimizer.scenario import Scenario as Rules
 from optimizer.scenario import scenario_from_dict
@@ -97,29 +97,51 @@ def _evaluate(session: Session, plan: Plan, moves: dict[str, str], owners: dict[
     return _Evaluated(result, inputs, rules, accounts, instance)
 
 
-def _ae_view(answer: dict, rep_id: str) -> dict:
-    """Return an evaluation as an ae key may see it: its own territory only, other reps' rules counted."""
-    own = [violation for violation in answer["violations"]
-           if names_rep(violation, rep_id) or not violation.startswith("rep ")]
-    others = len(answer["violations"]) - len(own)
+def _note_newer_version(session: Session, result: ProposalResult, plan_id: int) -> None:
+    """Add a note to `result` when approvals have already changed plan `plan_id`."""
+    latest = _latest_version(session, plan_id)
+    if latest.id != plan_id:
+        result.notes.append(f"plan {plan_id} has a newer version, plan {latest.id}, written by approving proposals; "
+                            f"an approval applies these moves to plan {latest.id}, so propose on it to see its "
+                            "figures")
+
+
+def _ae_view(answer: dict, rep_id: str, rep_ids: list[str]) -> dict:
+    """Return an evaluation as an ae key may see it: the moves, rules and figures of its own territory only.
+
+    Moves between other reps and rules that name another rep are counted, not shown.
+    """
+    moves = [move for move in answer["moves"] if rep_id in (move["from"], move["to"])]
+    violations = [violation for violation in answer["violations"] if visible_to_rep(violation, rep_id, rep_ids)]
     notes = [note for note in answer["notes"] if "already breaks" not in note]
-    if others:
-        notes.append(f"the change also breaks {others} rule(s) of other territories; sales ops see the details")
+    if len(moves) < len(answer["moves"]):
+        notes.append(f"the proposal also moves {len(answer['moves']) - len(moves)} account(s) between other reps; "
+                     "sales ops see them")
+    if len(violations) < len(answer["violations"]):
+        notes.append(f"the change also breaks {len(answer['violations']) - len(violations)} rule(s) of other "
+                     "territories; sales ops see the details")
     # The owner of another rep's account stays hidden, as in the assignments an ae key may read.
-    moves = [{**move, "from": move["from"] if move["from"] == rep_id else None} for move in answer["moves"]]
-    return {**answer, "moves": moves, "violations": own, "already_broken": [], "notes": notes,
+    moves = [{**move, "from": move["from"] if move["from"] == rep_id else None} for move in moves]
+    return {**answer, "moves": moves, "violations": violations, "already_broken": [], "notes": notes,
             "territories": {rep: figures for rep, figures in answer["territories"].items() if rep == rep_id}}
 
 
-def _view(evaluation: dict, caller: Caller) -> dict:
-    return _ae_view(evaluation, caller.rep_id) if caller.role is Role.ae else evaluation
+def _view(session: Session, evaluation: dict, plan_id: int, caller: Caller) -> dict:
+    if caller.role is not Role.ae:
+        return evaluation
+    return _ae_view(evaluation, caller.rep_id, _rep_ids(session, plan_id))
 
 
-def _record(row: Proposal, caller: Caller) -> dict[str, Any]:
-    return {**_view(row.evaluation, caller), "id": row.id, "url": f"/proposals/{row.id}", "plan_id": row.plan_id,
-            "status": row.status, "note": row.note, "created_at": row.created_at, "created_by": row.created_by,
-            "decided_at": row.decided_at, "decided_by": row.decided_by, "decision_note": row.decision_note,
-            "result_plan_id": row.result_plan_id}
+def _rep_ids(session: Session, plan_id: int) -> list[str]:
+    """Return the rep ids of the roster that plan `plan_id` was made from."""
+    return [row["rep_id"] for row in session.get_one(Plan, plan_id).metrics["reps"]]
+
+
+def _record(session: Session, row: Proposal, caller: Caller) -> dict[str, Any]:
+    return {**_view(session, row.evaluation, row.plan_id, caller), "id": row.id, "url": f"/proposals/{row.id}",
+            "plan_id": row.plan_id, "status": row.status, "note": row.note, "created_at": row.created_at,
+            "created_by": row.created_by, "decided_at": row.decided_at, "decided_by": row.decided_by,
+            "decision_note": row.decision_note, "result_plan_id": row.result_plan_id}
 
 
 def _visible(row: Proposal, caller: Caller) -> bool:
@@ -150,8 +172,9 @@ def preview_proposal(plan_id: PlanId, body: ProposalCreate, caller: AnyCaller, s
     plan = get_or_404(session, Plan, plan_id, "plan")
     owners = _owners(session, plan_id)
     _check_ae_moves(caller, owners, body.moves)
-    evaluated = _evaluate(session, plan, body.moves, owners)
-    return _view(evaluated.result.as_dict(), caller)
+    result = _evaluate(session, plan, body.moves, owners).result
+    _note_newer_version(session, result, plan_id)
+    return _view(session, result.as_dict(), plan_id, caller)
 
 
 @router.post("/plans/{plan_id}/proposals", status_code=201, response_model=ProposalRecordPublic,
@@ -166,6 +189,7 @@ def create_proposal(plan_id: PlanId, body: ProposalCreate, caller: AnyCaller, se
     owners = _owners(session, plan_id)
     _check_ae_moves(caller, owners, body.moves)
     result = _evaluate(session, plan, body.moves, owners).result
+    _note_newer_version(session, result, plan_id)
     moves = {account: after for account, _, after in result.moves}
     row = Proposal(plan_id=plan_id, status=ProposalStatus.pending.value, moves=moves, note=body.note,
                    evaluation=json_safe(result.as_dict()), created_at=utc_now(), created_by=caller.key_id)
@@ -174,7 +198,7 @@ def create_proposal(plan_id: PlanId, body: ProposalCreate, caller: AnyCaller, se
     logger.info("plan %d: proposal %d of %d move(s) by key %d, %s", plan_id, row.id, len(moves), caller.key_id,
                 "keeps every rule" if result.ok else f"breaks {len(result.violations)} rule(s)")
     response.headers["Location"] = f"/proposals/{row.id}"
-    return _record(row, caller)
+    return _record(session, row, caller)
 
 
 @router.get("/plans/{plan_id}/proposals", response_model=list[ProposalRecordPublic],
@@ -199,13 +223,13 @@ def _list(session: Session, caller: Caller, status: ProposalStatus | None, plan_
         query = query.where(Proposal.status == status.value)
     if plan_id is not None:
         query = query.where(Proposal.plan_id == plan_id)
-    return [_record(row, caller) for row in session.scalars(query) if _visible(row, caller)]
+    return [_record(session, row, caller) for row in session.scalars(query) if _visible(row, caller)]
 
 
 @router.get("/proposals/{proposal_id}", response_model=ProposalRecordPublic, summary="Get a proposal",
             responses=NOT_FOUND)
 def get_proposal(proposal_id: ProposalId, caller: AnyCaller, session: SessionDep) -> dict:
-    return _record(_get_proposal(session, proposal_id, caller), caller)
+    return _record(session, _get_proposal(session, proposal_id, caller), caller)
 
 
 def _require_pending(row: Proposal) -> None:
@@ -222,8 +246,30 @@ def _latest_version(session: Session, plan_id: int) -> Plan:
     return session.get_one(Plan, current)
 
 
-def _decide(session: Session, row: Proposal, caller: Caller, status: ProposalStatus, note: str | None) -> None:
-    row.status, row.decided_at, row.decided_by, row.decision_note = status.value, utc_now(), caller.key_id, note
+def _decided_meanwhile(proposal_id: int, status: str | None) -> str:
+    return (f"proposal {proposal_id} was {status} by another request at the same moment; only a pending proposal "
+            "can be decided")
+
+
+def _decide(session: Session, row: Proposal, caller: Caller, status: ProposalStatus, note: str | None,
+            result_plan_id: int | None = None) -> None:
+    """Record the decision on `row` in the session's transaction, or raise 409 if it is no longer pending.
+
+    The update applies only while the stored status is pending. So of two requests that decide the same
+    proposal at once, the one whose update comes second changes nothing and gets 409, even though both
+    read it as pending.
+    """
+    values = {"status": status.value, "decided_at": utc_now(), "decided_by": caller.key_id, "decision_note": note,
+              "result_plan_id": result_plan_id}
+    done = session.execute(update(Proposal).where(Proposal.id == row.id,
+                                                  Proposal.status == ProposalStatus.pending.value).values(**values))
+    if done.rowcount != 1:
+        session.rollback()
+        now = session.scalar(select(Proposal.status).where(Proposal.id == row.id))
+        logger.info("proposal %d not %s (409): another request made it %s first", row.id, status.value, now)
+        raise ApiError(409, _decided_meanwhile(row.id, now))
+    session.commit()
+    session.refresh(row)
 
 
 @router.post("/proposals/{proposal_id}/approve", response_model=ProposalRecordPublic,
@@ -267,19 +313,21 @@ def approve_proposal(proposal_id: ProposalId, caller: SalesOps, session: Session
     try:
         plan = add_plan(session, base.scenario_id, changed.assignments, json_safe(changed.metrics), territories,
                         map_html, based_on_plan_id=base.id)
-        row.result_plan_id = plan.id
-        row.evaluation = json_safe(result.as_dict())
-        _decide(session, row, caller, ProposalStatus.approved, body.note)
-        session.commit()
+        # The stored evaluation stays the one the proposal was made with, which sales ops decided on.
+        _decide(session, row, caller, ProposalStatus.approved, body.note, result_plan_id=plan.id)
     except IntegrityError:
         session.rollback()
+        now = session.scalar(select(Proposal.status).where(Proposal.id == row.id))
+        if now != ProposalStatus.pending.value:
+            logger.info("proposal %d not approved (409): another request made it %s first", row.id, now)
+            raise ApiError(409, _decided_meanwhile(row.id, now)) from None
         logger.info("proposal %d not approved (409): another approval changed plan %d first", row.id, base.id)
         raise ApiError(409, f"plan {base.id} was changed by another approval at the same moment; approve proposal "
                             f"{row.id} again to apply it to the newer version") from None
     logger.info("proposal %d approved by key %d: plan %d (version %d) from plan %d, %d move(s)%s", row.id,
                 caller.key_id, plan.id, plan.version, base.id, len(result.moves),
                 f", {len(result.violations)} rule(s) broken by consent" if result.violations else "")
-    return _record(row, caller)
+    return _record(session, row, caller)
 
 
 @router.post("/proposals/{proposal_id}/reject", response_model=ProposalRecordPublic, summary="Reject a proposal",
@@ -290,9 +338,8 @@ def reject_proposal(proposal_id: ProposalId, caller: SalesOps, session: SessionD
     row = _get_proposal(session, proposal_id, caller)
     _require_pending(row)
     _decide(session, row, caller, ProposalStatus.rejected, body.note)
-    session.commit()
     logger.info("proposal %d rejected by key %d", row.id, caller.key_id)
-    return _record(row, caller)
+    return _record(session, row, caller)
 
 
 @router.post("/proposals/{proposal_id}/withdraw", response_model=ProposalRecordPublic,
@@ -308,6 +355,5 @@ def withdraw_proposal(proposal_id: ProposalId, caller: AnyCaller, session: Sessi
                                  "proposals instead")
     _require_pending(row)
     _decide(session, row, caller, ProposalStatus.withdrawn, body.note)
-    session.commit()
     logger.info("proposal %d withdrawn by key %d", row.id, caller.key_id)
-    return _record(row, caller)
+    return _record(session, row, caller)

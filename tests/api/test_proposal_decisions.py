@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from api.models import ProposalStatus
+
 from tests.api.conftest import (AE_REP, Service, SolvedPlan, create_scenario, small_files, start_run, upload,
                                 wait_for_run)
 from tests.api.test_proposals import first_of, owners
@@ -67,7 +69,9 @@ def test_approval_writes_new_version(service: Service, plan: SolvedPlan) -> None
     assert solver["objective"] == pytest.approx(record["objective_after"], abs=1e-3)
     assert solver["lower_bound"] == base["solver"]["lower_bound"]
     assert solver["gap"] == pytest.approx((solver["objective"] - solver["lower_bound"]) / solver["objective"])
-    assert f"proposal {record['id']} moved 1 account by hand" in solver["notes"][-1]
+    assert f"proposal {record['id']} moved 1 account by hand" in solver["notes"][-2]
+    assert solver["notes"][-1] == ("the lower bound is the solved plan's, which holds for every plan that keeps the "
+                                   "scenario's rules")
     # The changed plan itself keeps every rule: a preview on it finds nothing already broken.
     back = service.client.post(f"/plans/{changed['id']}/proposals/preview", headers=service.headers(),
                                json={"moves": {account: "AE-02"}}).json()
@@ -112,10 +116,27 @@ def test_breaking_change_needs_consent(service: Service, plan: SolvedPlan) -> No
     assert blocked.json()["violations"] == [rule]
     assert "approve with accept_violations true" in blocked.json()["detail"]
 
+    assert decide(service, proposal["id"], "approve", accept_violations="yes").status_code == 422
     approved = decide(service, proposal["id"], "approve", accept_violations=True)
     assert approved.status_code == 200, approved.text
     changed = get_plan(service, approved.json()["result_plan_id"])
     assert f"approved in proposal {proposal['id']} although it breaks this rule: {rule}" in changed["warnings"]
+    assert (changed["solver"]["status"], changed["solver"]["gap"]) == ("breaks rules", None)
+    # The breach names another rep, so an ae key gets it counted only, in the plan and in its metrics.
+    hidden = sum(SPECIALIST in warning for warning in changed["warnings"])
+    assert hidden == 2  # the breach, and the industry that no account has
+    for url in (f"/plans/{changed['id']}", f"/plans/{changed['id']}/metrics"):
+        warnings = service.client.get(url, headers=service.headers("ae")).json()["warnings"]
+        assert [warning for warning in warnings if SPECIALIST in warning] == []
+        assert f"{hidden} more warning(s) about other territories; sales ops see them" in warnings
+
+    # A later change that keeps every other rule is approved without consent; its plan still names the breach.
+    other = max(account for account, rep in owners(service, changed["id"]).items() if rep == "AE-03")
+    later = propose(service, changed["id"], {other: "AE-02"}).json()
+    assert (later["ok"], later["already_broken"]) == (True, [rule])
+    after = get_plan(service, decide(service, later["id"], "approve").json()["result_plan_id"])
+    assert f"breaks this rule, as the plan that proposal {later['id']} changed did: {rule}" in after["warnings"]
+    assert after["solver"]["status"] == "breaks rules"
 
 
 def test_reject_and_withdraw(service: Service, plan: SolvedPlan) -> None:
@@ -135,6 +156,66 @@ def test_reject_and_withdraw(service: Service, plan: SolvedPlan) -> None:
     mine = decide(service, withdrawn["id"], "withdraw", role="ae")
     assert mine.status_code == 200, mine.text
     assert mine.json()["status"] == "withdrawn"
+
+
+def test_ae_sees_only_its_moves_and_rules(service: Service, plan: SolvedPlan) -> None:
+    """Leadership moves accounts of three reps; the ae key reads its own move only, the rest counted."""
+    base = owners(service, plan.plan_id)
+    mine, second, third = first_of(base, AE_REP), first_of(base, "AE-02"), first_of(base, "AE-03")
+    response = propose(service, plan.plan_id, {mine: "AE-02", second: "AE-03", third: SPECIALIST}, role="leadership")
+    assert response.status_code == 201, response.text
+    assert len(response.json()["violations"]) == 1
+
+    seen = service.client.get(f"/proposals/{response.json()['id']}", headers=service.headers("ae")).json()
+    assert seen["moves"] == [{"account_id": mine, "from": AE_REP, "to": "AE-02"}]
+    assert seen["violations"] == []
+    assert "the proposal also moves 2 account(s) between other reps; sales ops see them" in seen["notes"]
+    assert "the change also breaks 1 rule(s) of other territories; sales ops see the details" in seen["notes"]
+
+
+def test_proposal_on_older_version_is_noted(service: Service, plan: SolvedPlan) -> None:
+    base = owners(service, plan.plan_id)
+    first = propose(service, plan.plan_id, {first_of(base, AE_REP): "AE-03"}).json()
+    newer = decide(service, first["id"], "approve").json()["result_plan_id"]
+    latest = newer
+    while (successor := [row for row in service.client.get("/plans", headers=service.headers()).json()
+                         if row["based_on_plan_id"] == latest]):
+        latest = successor[0]["id"]
+
+    preview = service.client.post(f"/plans/{plan.plan_id}/proposals/preview", headers=service.headers(),
+                                  json={"moves": {first_of(base, "AE-02"): "AE-03"}}).json()
+    assert (f"plan {plan.plan_id} has a newer version, plan {latest}, written by approving proposals; an approval "
+            f"applies these moves to plan {latest}, so propose on it to see its figures") in preview["notes"]
+
+
+def test_decision_after_another_is_409(service: Service, plan: SolvedPlan) -> None:
+    """Two requests read the proposal as pending; the one that writes second changes nothing and gets 409."""
+    from api.errors import ApiError
+    from api.models import Proposal
+    from api.routers.proposals import _decide
+
+    base = owners(service, plan.plan_id)
+    proposal = propose(service, plan.plan_id, {first_of(base, "AE-02"): AE_REP}, role="ae").json()
+    sessions = service.app.state.sessions
+    with sessions() as first, sessions() as second:
+        row = first.get(Proposal, proposal["id"])
+        assert row.status == "pending"
+        other = second.get(Proposal, proposal["id"])
+        _decide(second, other, _caller(service, "ae"), ProposalStatus.withdrawn, None)
+        with pytest.raises(ApiError) as error:
+            _decide(first, row, _caller(service, "sales_ops"), ProposalStatus.approved, None)
+    assert error.value.status_code == 409
+    assert error.value.detail == (f"proposal {proposal['id']} was withdrawn by another request at the same moment; "
+                                  "only a pending proposal can be decided")
+    stored = service.client.get(f"/proposals/{proposal['id']}", headers=service.headers()).json()
+    assert (stored["status"], stored["result_plan_id"]) == ("withdrawn", None)
+
+
+def _caller(service: Service, role: str):
+    from api.auth import find_caller
+
+    with service.app.state.sessions() as session:
+        return find_caller(session, service.headers(role)["X-API-Key"])
 
 
 def test_ae_sees_only_proposals_about_its_territory(service: Service, plan: SolvedPlan) -> None:

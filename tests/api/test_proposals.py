@@ -88,3 +88,23 @@ def test_repeated_json_key_is_422(service: Service, small_plan: SolvedPlan) -> N
                                          "value would replace the earlier; give each key once")
     stored = service.client.get(f"/plans/{small_plan.plan_id}/proposals", headers=service.headers()).json()
     assert [row for row in stored if row["moves"][0]["account_id"] == "ACC-0001"] == []
+
+
+def test_long_input_echo_cut_short(service: Service, small_plan: SolvedPlan) -> None:
+    """A 422 names the bad field but does not send a huge input back whole."""
+    response = service.client.post(f"/plans/{small_plan.plan_id}/proposals/preview", headers=service.headers(),
+                                   json={"moves": {"ACC-0001": "AE-02"}, "note": "x" * 50_000})
+
+    assert response.status_code == 422
+    error = response.json()["detail"][0]
+    assert error["loc"] == ["body", "note"]
+    assert error["input"] == "x" * 200 + "... (50,000 characters, cut short)"
+
+
+def test_nul_character_message(service: Service, small_plan: SolvedPlan) -> None:
+    response = service.client.post(f"/plans/{small_plan.plan_id}/proposals/preview", headers=service.headers(),
+                                   json={"moves": {"ACC-0001": "AE-02"}, "note": "a\x00b"})
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["msg"] == ("contains a NUL character (\\x00), which no text field may contain; "
+                                                   "remove it")
