@@ -139,7 +139,10 @@ class DuplicateJsonKeys:
 
     async def __call__(self, scope, receive, send) -> None:
         headers = dict(scope.get("headers") or []) if scope["type"] == "http" else {}
-        if not headers.get(b"content-type", b"").lower().startswith(b"application/json"):
+        media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        # FastAPI reads a body as JSON for application/json and for every type ending in +json.
+        if not (media_type == b"application/json" or (media_type.startswith(b"application/")
+                                                       and media_type.endswith(b"+json"))):
             await self.app(scope, receive, send)
             return
         chunks, message = [], {"more_body": True}
@@ -153,7 +156,8 @@ class DuplicateJsonKeys:
         if repeated is not None:
             logger.info("%s %s rejected (422): JSON key %r given twice", scope.get("method"), scope.get("path"),
                         repeated)
-            response = JSONResponse({"detail": f"the JSON body gives the key {repeated!r} twice in one object, and "
+            key = repeated if len(repeated) <= 200 else f"{repeated[:200]}... ({len(repeated):,} characters)"
+            response = JSONResponse({"detail": f"the JSON body gives the key {key!r} twice in one object, and "
                                                "the later value would replace the earlier; give each key once"},
                                     status_code=422)
             await response(scope, receive, send)

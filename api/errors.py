@@ -130,15 +130,23 @@ def _readable(item: dict[str, Any]) -> dict[str, Any]:
     """
     if item.get("type") == "string_pattern_mismatch" and (item.get("ctx") or {}).get("pattern") == NO_NUL_PATTERN:
         item = {**item, "msg": "contains a NUL character (\\x00), which no text field may contain; remove it"}
-    given = item.get("input")
-    text = given if isinstance(given, str) else None
-    if text is None and isinstance(given, (dict, list)):
-        text = json.dumps(given, ensure_ascii=False, default=str)
+    value = item.get("input")
+    text = value if isinstance(value, str) else None
+    if text is None and isinstance(value, (dict, list)):
+        text = json.dumps(value, ensure_ascii=False, default=str)
         if len(text) <= ECHO_MAX_CHARACTERS:
             text = None
     if text is not None and len(text) > ECHO_MAX_CHARACTERS:
         item = {**item, "input": f"{text[:ECHO_MAX_CHARACTERS]}... ({len(text):,} characters, cut short)"}
+    # A long key of a JSON object is part of the location.
+    item["loc"] = [_cut(part) for part in item.get("loc", [])]
     return item
+
+
+def _cut(part: Any) -> Any:
+    if isinstance(part, str) and len(part) > ECHO_MAX_CHARACTERS:
+        return f"{part[:ECHO_MAX_CHARACTERS]}... ({len(part):,} characters, cut short)"
+    return part
 
 
 def install_error_handlers(app: FastAPI) -> None:

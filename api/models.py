@@ -217,6 +217,7 @@ class Proposal(Base):
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
     decision_note: Mapped[str | None] = mapped_column(Text)
     result_plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))  # the plan an approval wrote
+    accepted_violations: Mapped[list[Any] | None] = mapped_column(JSON)  # rules the approval broke by consent
 
 
 class GeoPlan(Base):

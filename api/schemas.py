@@ -305,6 +305,8 @@ class ProposalRecordPublic(ProposalPublic):
     decision_note: str | None = Field(description="the reason given with the decision")
     result_plan_id: int | None = Field(description="the plan that approving it wrote: the plan changed by the "
                                                    "moves, a new version of the scenario's plans")
+    accepted_violations: list[str] = Field(description="rules the approved plan breaks that sales ops accepted "
+                                                       "(accept_violations); empty otherwise")
 
 
 class ComparedPlanPublic(_Response):

@@ -19,6 +19,7 @@ import argparse
 import importlib.resources
 import json
 import logging
+import math
 import sys
 import time
 from pathlib import Path
@@ -308,7 +309,10 @@ def _run_propose(args: argparse.Namespace) -> int:
     plan = args.plan / "assignments.csv" if args.plan.is_dir() else args.plan
     solved = None
     if args.out is not None:
-        check_out_dir(args.out)
+        check_out_dir(args.out, "the changed plan's files")
+        if args.out.resolve() == plan.parent.resolve():
+            raise ConfigError(f"--out {args.out} is the folder of the plan the change applies to, and writing there "
+                              "would replace that plan; give a new folder, such as --out approved/")
         solved = _solver_section(plan.parent / "metrics.json")
     elif args.accept_violations:
         raise ConfigError("--accept-violations applies to the plan that --out writes; add --out DIR")
@@ -329,7 +333,7 @@ def _run_propose(args: argparse.Namespace) -> int:
               f"{args.out} anyway", file=sys.stderr)
         return 3
     changed = applied_plan(inputs, scenario, accounts, instance, result, solved,
-                           f"the proposal on the plan in {plan.parent.resolve()}")
+                           f"the change to the plan in {plan.parent.resolve()}")
     changed.territories = build_territories(changed.assignments, inputs.reps)
     write_outputs(changed, args.out)
     print(f"wrote the changed plan to {args.out}", file=sys.stderr)
@@ -348,6 +352,7 @@ def _solver_section(path: Path) -> dict:
     else:
         numbers = isinstance(section, dict) and all(
             isinstance(section.get(key), int | float) and not isinstance(section.get(key), bool)
+            and math.isfinite(section.get(key))
             for key in ("objective", "lower_bound") if key == "objective" or section.get(key) is not None)
         if numbers and "lower_bound" in section:
             return section
@@ -359,21 +364,31 @@ def _run_compare(args: argparse.Namespace) -> int:
     """Print the plans' figures side by side; with --out also write comparison.csv and comparison.png."""
     import geopandas
 
-    from optimizer.compare import (compare_metrics, comparison_rows, format_comparison, read_plan_metrics,
-                                   write_comparison_png)
+    from optimizer.compare import (MAX_COMPARED, MIN_COMPARED, compare_metrics, comparison_rows, format_comparison,
+                                   read_plan_metrics, write_comparison_png)
     from optimizer.pipeline import check_out_dir, write_staged
 
+    if not MIN_COMPARED <= len(args.plans) <= MAX_COMPARED:
+        raise ConfigError(f"compare takes {MIN_COMPARED} to {MAX_COMPARED} plan folders, not {len(args.plans)}")
     if args.name and len(args.name) != len(args.plans):
         raise ConfigError(f"--name is given {len(args.name)} time(s) for {len(args.plans)} plan(s); give one name per "
                           "plan, in the same order, or none")
+    if args.name and len(set(args.name)) < len(args.name):
+        raise ConfigError(f"--name {next(name for name in args.name if args.name.count(name) > 1)!r} is given twice; "
+                          "give each plan a name of its own")
+    folders = [(folder if folder.is_dir() else folder.parent).resolve() for folder in args.plans]
+    if len(set(folders)) < len(folders):
+        twice = next(folder for folder in folders if folders.count(folder) > 1)
+        raise ConfigError(f"the plan in {twice} is given twice; give each plan once")
     names = args.name or [folder.name or str(folder) for folder in args.plans]
     if len(set(names)) < len(names):
         # Folders of the same name in different places: their paths tell them apart.
         names = [str(folder) for folder in args.plans]
-    if len(set(names)) < len(names):
-        raise ConfigError(f"the plans {names} are not all different; give each plan once")
     if args.out is not None:
-        check_out_dir(args.out)
+        check_out_dir(args.out, "the comparison files")
+        if args.out.resolve() in folders:
+            raise ConfigError(f"--out {args.out} is one of the plans compared, and writing there would remove its "
+                              "files; give a new folder, such as --out compared/")
     metrics = [read_plan_metrics(folder) for folder in args.plans]
     table = compare_metrics(list(zip(names, metrics, strict=True)))
     if args.json:

@@ -279,22 +279,22 @@ def check_not_empty(inputs: Inputs) -> None:
                                    "located; give lat and lon, US postal codes, or city and state")])
 
 
-def check_out_dir(out_dir: Path) -> None:
-    """Raise ConfigError when `out_dir` cannot receive the plan's files, before any work is done."""
+def check_out_dir(out_dir: Path, contents: str = "the plan's files") -> None:
+    """Raise ConfigError when `out_dir` cannot receive `contents`, before any work is done."""
     if not str(out_dir).strip() or str(out_dir) == ".":
-        raise ConfigError(f"--out {str(out_dir)!r} names no folder of its own; give a folder for the plan's files, "
+        raise ConfigError(f"--out {str(out_dir)!r} names no folder of its own; give a folder for {contents}, "
                           "such as --out plan/")
     if out_dir.exists() and not out_dir.is_dir():
-        raise ConfigError(f"--out {out_dir} is a file; give a folder for the plan's files")
+        raise ConfigError(f"--out {out_dir} is a file; give a folder for {contents}")
     parent = out_dir.parent
     blocking = next((folder for folder in reversed(out_dir.parents) if folder.exists() and not folder.is_dir()), None)
     if blocking is not None:
         raise ConfigError(f"--out {out_dir} lies inside {blocking}, which is a file, not a folder; give a folder "
-                          "for the plan's files")
+                          f"for {contents}")
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise ConfigError(f"cannot create the folder {parent} for the plan's files: {error.strerror}") from None
+        raise ConfigError(f"cannot create the folder {parent} for {contents}: {error.strerror}") from None
     if not os.access(parent, os.W_OK | os.X_OK) or (out_dir.exists() and not os.access(out_dir, os.W_OK | os.X_OK)):
         raise ConfigError(f"cannot write into {out_dir}; give a folder you may write to")
 

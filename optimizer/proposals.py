@@ -132,6 +132,11 @@ def evaluate_proposal(instance: Instance, rep_of: np.ndarray, moves: Mapping[str
     or rep id (with the closest one), an account not located, or an account that already belongs to the
     rep it should move to.
     """
+    stripped = [str(account).strip() for account in moves]
+    twice = next((account for account in stripped if stripped.count(account) > 1), None)
+    if twice is not None:
+        raise ConfigError(f"invalid proposal: account {twice} is named twice (ids are compared without surrounding "
+                          "spaces); give each account once")
     moves = {str(account).strip(): str(rep).strip() for account, rep in moves.items()}
     not_located = not_located or {}
     if not moves:
@@ -164,11 +169,16 @@ def evaluate_proposal(instance: Instance, rep_of: np.ndarray, moves: Mapping[str
     affected = sorted({rep for _, old, new in applied for rep in (old, new)}, key=instance.rep_ids.index)
     territories = {rep_id: (_figures(instance, rep_of, rep_index[rep_id]), _figures(instance, after, rep_index[rep_id]))
                    for rep_id in affected}
-    # A rule is matched by its text without numbers, so a band that the plan already breaks and the
-    # change only shifts counts as broken before, not as a new breach.
-    broken_before = {_rule(violation) for violation in before_check.violations}
-    violations = [violation for violation in after_check.violations if _rule(violation) not in broken_before]
-    already = [violation for violation in after_check.violations if _rule(violation) in broken_before]
+    # A rule is matched by its text without numbers, so a band that the plan already breaks counts as
+    # broken before, not as a new breach, unless the change takes it further past its limit.
+    broken_before = {_rule(violation): _excess(violation) for violation in before_check.violations}
+    violations, already = [], []
+    for violation in after_check.violations:
+        rule = _rule(violation)
+        if rule in broken_before and _excess(violation) <= broken_before[rule] + 1e-9:
+            already.append(violation)
+        else:
+            violations.append(violation)
     notes = []
     if already:
         notes.append(f"the plan itself already breaks {len(before_check.violations)} rule(s) under these rules (its "
@@ -220,6 +230,23 @@ def _rule(violation: str) -> str:
     return re.sub(r"(?<![\w-])\d[\d,.]*%?", "#", violation)
 
 
+_QUANTITY = re.compile(r"(?<![\w-])\d[\d,.]*")
+
+
+def _excess(violation: str) -> float:
+    """Return how far a broken rule lies past its limit, from the quantities of its text; 0 when it has none.
+
+    The validator writes "... VALUE ... outside its band [LOW, HIGH]" and "... VALUE ... above ... LIMIT".
+    """
+    numbers = [float(text.rstrip(".").replace(",", "")) for text in _QUANTITY.findall(violation)]
+    if "outside its band" in violation and len(numbers) >= 3:
+        value, low, high = numbers[-3:]
+        return max(low - value, value - high)
+    if " above " in violation and len(numbers) >= 2:
+        return numbers[0] - numbers[-1]
+    return 0.0
+
+
 def _closest(name: str, known: Mapping[str, int]) -> str:
     close = difflib.get_close_matches(name, list(known), n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
@@ -254,8 +281,7 @@ def applied_plan(inputs, scenario, accounts: pd.DataFrame, instance: Instance, r
 
     warnings = input_warnings(accounts, inputs.reps)
     warnings += [f"approved in {label} although it breaks this rule: {violation}" for violation in result.violations]
-    warnings += [f"breaks this rule, as the plan that {label} changed did: {violation}"
-                 for violation in result.already_broken]
+    warnings += [f"breaks this rule, already broken before {label}: {violation}" for violation in result.already_broken]
     assignments, metrics = plan_tables(inputs, scenario, accounts, instance, result.rep_of,
                                        applied_solver_section(solved, result, label), warnings)
     return PlanResult(scenario, inputs, instance, assignments, metrics, None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import os
 import signal
 import subprocess
@@ -439,6 +440,18 @@ def test_compare_bad_input_is_one_message(small_files, tmp_path):
     assert names.returncode == 2
     assert names.stderr.strip() == ("error: --name is given 1 time(s) for 2 plan(s); give one name per plan, in the "
                                     "same order, or none")
+    assert territory("compare", str(out)).stderr.strip() == "error: compare takes 2 to 8 plan folders, not 1"
+    twice = territory("compare", str(out), str(tmp_path / "." / "plan"), "--name", "a", "--name", "b")
+    assert twice.returncode == 2
+    assert twice.stderr.strip() == f"error: the plan in {out.resolve()} is given twice; give each plan once"
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    same_name = territory("compare", str(out), str(copy), "--name", "a", "--name", "a")
+    assert same_name.stderr.strip() == "error: --name 'a' is given twice; give each plan a name of its own"
+    into_plan = territory("compare", str(out), str(copy), "--out", str(copy))
+    assert into_plan.returncode == 2
+    assert "is one of the plans compared, and writing there would remove its files" in into_plan.stderr
+    assert (copy / "assignments.csv").exists()
     missing = territory("compare", str(out), str(tmp_path / "nowhere"))
     assert missing.returncode == 2
     assert f"{tmp_path / 'nowhere'}: does not exist; give a folder that territory plan wrote" in missing.stderr
@@ -463,6 +476,18 @@ def test_propose_out_needs_metrics(small_files, tmp_path):
                            "--move", "A1=R2", "--out", str(tmp_path / "changed"))
     assert text_bound.returncode == 2
     assert "has no solver section with a numeric objective and lower_bound" in text_bound.stderr
+
+    (out / "metrics.json").write_text('{"solver": {"objective": 10.0, "lower_bound": NaN}}')
+    not_a_number = territory("propose", "--accounts", str(accounts), "--reps", str(reps), "--plan", str(out),
+                             "--move", "A1=R2", "--out", str(tmp_path / "changed"))
+    assert not_a_number.returncode == 2
+    assert "has no solver section with a numeric objective and lower_bound" in not_a_number.stderr
+
+    into_plan = territory("propose", "--accounts", str(accounts), "--reps", str(reps), "--plan", str(out),
+                          "--move", "A1=R2", "--out", str(out))
+    assert into_plan.returncode == 2
+    assert "is the folder of the plan the change applies to, and writing there would replace that plan" \
+        in into_plan.stderr
 
     nowhere = territory("propose", "--accounts", str(accounts), "--reps", str(reps), "--plan",
                         str(tmp_path / "nowhere"), "--move", "A1=R2", "--out", str(tmp_path / "changed"))

@@ -77,7 +77,7 @@ def test_text_table_decimals() -> None:
     assert lines["accounts moved"] == ["2", "4"]
     assert lines["objective (hour-km)"] == ["1,000.00", "1,100.50"]
     assert lines["potential: coefficient of variation"] == ["0.100", "0.100"]
-    assert lines["potential: band (+-%)"] == ["5", "1"]
+    assert lines["potential: band (+-%)"] == ["5.00", "1.00"]
 
 
 def test_unreadable_metrics_named(tmp_path) -> None:
@@ -96,3 +96,29 @@ def test_unreadable_metrics_named(tmp_path) -> None:
     with pytest.raises(InputError) as broken:
         read_plan_metrics(folder)
     assert "cannot be read as a plan's metrics.json (JSONDecodeError" in str(broken.value)
+
+
+def test_objectives_of_other_units_named() -> None:
+    by_potential = metrics(1000.0, 990.0, 0.05, [0.0, 0.0], 1, 5.0)
+    by_potential["solver"]["objective_unit"] = "thousand-potential-km"
+    table = compare_metrics([("hours", metrics(1000.0, 990.0, 0.05, [0.0, 0.0], 1, 5.0)), ("potential", by_potential)])
+
+    assert table.loc["objective unit"].tolist() == ["", "hour-km", "thousand-potential-km"]
+    assert table.loc["objective", "unit"] == "differs: see objective unit"
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda m: m.update(reps="x"), "has a reps section of the wrong kind"),
+    (lambda m: m.update(balance=[]), "has a balance section of the wrong kind"),
+    (lambda m: m["solver"].pop("objective"), "has no numeric solver objective"),
+    (lambda m: m["reps"][0].pop("rep_id"), "has a reps entry without a rep_id"),
+    (lambda m: m["reps"][0].update(utilisation="abc"), "has a non-numeric utilisation for rep R2"),
+])
+def test_wrong_shape_named(tmp_path, change, message) -> None:
+    plan = metrics(1000.0, 990.0, 0.05, [0.0, 0.0], 1, 5.0)
+    plan["reps"].reverse()
+    change(plan)
+    (tmp_path / "metrics.json").write_text(json.dumps(plan))
+    with pytest.raises(InputError) as error:
+        read_plan_metrics(tmp_path)
+    assert f"{message}; give the metrics.json that territory plan wrote" in str(error.value)

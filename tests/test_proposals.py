@@ -101,6 +101,26 @@ def test_rule_broken_before_is_not_new():
     assert evaluate_proposal(tight, plan, {"a0": "R2"}).already_broken == []
 
 
+def test_breach_made_worse_is_new():
+    """Under a 0 % band R1 has 300 and R2 100, both 100 off. Giving R1 one more account (R1 400, R2 0) takes
+    both further past the band, so both breaches count as new and need consent."""
+    plan = np.array([0, 0, 0, 1])
+    tight = make_instance(ACCOUNTS, REPS, make_scenario(balance={"potential": 0.0}))
+    result = evaluate_proposal(tight, plan, {"a3": "R1"})
+
+    assert result.violations == [
+        "rep R1: potential 400.00 USD outside its band [200.00, 200.00]",
+        "rep R2: potential 0.00 USD outside its band [200.00, 200.00]",
+    ]
+    assert result.already_broken == []
+
+
+def test_account_named_twice_rejected():
+    with pytest.raises(ConfigError, match=re.escape("account a0 is named twice (ids are compared without "
+                                                    "surrounding spaces)")):
+        evaluate_proposal(instance(), PLAN, {"a0": "R2", " a0 ": "R1"})
+
+
 def test_not_located_account_named_with_reason():
     with pytest.raises(ConfigError, match=re.escape("account z9 could not be located (city 'Nowhere' not found in "
                                                     "TX), so it has no rep in the plan")):

@@ -28,7 +28,7 @@ from api.deps import AnyCaller, Planner, SessionDep
 from api.errors import ApiError, api_text, get_or_404
 from api.models import Plan, PlanAssignment, Role, Scenario
 from api.schemas import DATABASE_MAX_ID, NO_NUL_PATTERN, AssignmentPage, ComparisonPublic, ErrorPublic, PlanPublic
-from optimizer.compare import compare_metrics, comparison_rows, write_comparison_png
+from optimizer.compare import MAX_COMPARED, MIN_COMPARED, compare_metrics, comparison_rows, write_comparison_png
 from optimizer.pipeline import ASSIGNMENT_COLUMNS, visible_to_rep
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,6 @@ RepFilter = Annotated[str | None, Query(max_length=200, pattern=NO_NUL_PATTERN,
                                         description="only this rep's accounts (case-sensitive); an ae key may "
                                                     "give only its own rep, and defaults to it")]
 NOT_FOUND = {404: {"model": ErrorPublic}}
-MAX_COMPARED = 8
 FORBIDDEN_OTHER_REP = {403: {"model": ErrorPublic, "description": "an ae key asked for another rep"}}
 
 
@@ -90,8 +89,8 @@ def list_plans(
 
 
 ComparedIds = Annotated[list[Annotated[int, Field(ge=1, le=DATABASE_MAX_ID)]],
-                        Query(min_length=2, max_length=MAX_COMPARED, alias="plan_id",
-                              description=f"the plans to compare, 2 to {MAX_COMPARED}: repeat plan_id")]
+                        Query(min_length=MIN_COMPARED, max_length=MAX_COMPARED, alias="plan_id",
+                              description=f"the plans to compare, {MIN_COMPARED} to {MAX_COMPARED}: repeat plan_id")]
 
 
 def _compared(session: Session, plan_ids: list[int]) -> list[tuple[Plan, str]]:

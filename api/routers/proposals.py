@@ -113,7 +113,8 @@ def _ae_view(answer: dict, rep_id: str, rep_ids: list[str]) -> dict:
     """
     moves = [move for move in answer["moves"] if rep_id in (move["from"], move["to"])]
     violations = [violation for violation in answer["violations"] if visible_to_rep(violation, rep_id, rep_ids)]
-    notes = [note for note in answer["notes"] if "already breaks" not in note]
+    already = [violation for violation in answer["already_broken"] if visible_to_rep(violation, rep_id, rep_ids)]
+    notes = [note for note in answer["notes"] if "already breaks" not in note or already]
     if len(moves) < len(answer["moves"]):
         notes.append(f"the proposal also moves {len(answer['moves']) - len(moves)} account(s) between other reps; "
                      "sales ops see them")
@@ -122,7 +123,7 @@ def _ae_view(answer: dict, rep_id: str, rep_ids: list[str]) -> dict:
                      "territories; sales ops see the details")
     # The owner of another rep's account stays hidden, as in the assignments an ae key may read.
     moves = [{**move, "from": move["from"] if move["from"] == rep_id else None} for move in moves]
-    return {**answer, "moves": moves, "violations": violations, "already_broken": [], "notes": notes,
+    return {**answer, "moves": moves, "violations": violations, "already_broken": already, "notes": notes,
             "territories": {rep: figures for rep, figures in answer["territories"].items() if rep == rep_id}}
 
 
@@ -141,7 +142,10 @@ def _record(session: Session, row: Proposal, caller: Caller) -> dict[str, Any]:
     return {**_view(session, row.evaluation, row.plan_id, caller), "id": row.id, "url": f"/proposals/{row.id}",
             "plan_id": row.plan_id, "status": row.status, "note": row.note, "created_at": row.created_at,
             "created_by": row.created_by, "decided_at": row.decided_at, "decided_by": row.decided_by,
-            "decision_note": row.decision_note, "result_plan_id": row.result_plan_id}
+            "decision_note": row.decision_note, "result_plan_id": row.result_plan_id,
+            "accepted_violations": [violation for violation in row.accepted_violations or []
+                                    if caller.role is not Role.ae
+                                    or visible_to_rep(violation, caller.rep_id, _rep_ids(session, row.plan_id))]}
 
 
 def _visible(row: Proposal, caller: Caller) -> bool:
@@ -252,7 +256,7 @@ def _decided_meanwhile(proposal_id: int, status: str | None) -> str:
 
 
 def _decide(session: Session, row: Proposal, caller: Caller, status: ProposalStatus, note: str | None,
-            result_plan_id: int | None = None) -> None:
+            result_plan_id: int | None = None, accepted_violations: list[str] | None = None) -> None:
     """Record the decision on `row` in the session's transaction, or raise 409 if it is no longer pending.
 
     The update applies only while the stored status is pending. So of two requests that decide the same
@@ -260,7 +264,7 @@ def _decide(session: Session, row: Proposal, caller: Caller, status: ProposalSta
     read it as pending.
     """
     values = {"status": status.value, "decided_at": utc_now(), "decided_by": caller.key_id, "decision_note": note,
-              "result_plan_id": result_plan_id}
+              "result_plan_id": result_plan_id, "accepted_violations": accepted_violations}
     done = session.execute(update(Proposal).where(Proposal.id == row.id,
                                                   Proposal.status == ProposalStatus.pending.value).values(**values))
     if done.rowcount != 1:
@@ -314,7 +318,8 @@ def approve_proposal(proposal_id: ProposalId, caller: SalesOps, session: Session
         plan = add_plan(session, base.scenario_id, changed.assignments, json_safe(changed.metrics), territories,
                         map_html, based_on_plan_id=base.id)
         # The stored evaluation stays the one the proposal was made with, which sales ops decided on.
-        _decide(session, row, caller, ProposalStatus.approved, body.note, result_plan_id=plan.id)
+        _decide(session, row, caller, ProposalStatus.approved, body.note, result_plan_id=plan.id,
+                accepted_violations=result.violations)
     except IntegrityError:
         session.rollback()
         now = session.scalar(select(Proposal.status).where(Proposal.id == row.id))

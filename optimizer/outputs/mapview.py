@@ -55,18 +55,18 @@ OUTLINE_SEGMENT_DEGREES = 0.25
 def rep_colours(territories: geopandas.GeoDataFrame, reps: pd.DataFrame) -> dict[str, str]:
     """Give every rep a distinct "#rrggbb" colour, keeping neighbouring territories far apart in colour.
 
-    The palette contains colours far apart from each other (see ``_palette``). Reps are coloured greedily,
+    The palette contains colours far apart from each other (see ``palette``). Reps are coloured greedily,
     most neighbours first. Each rep takes the free colour farthest (CIELAB distance) from the colours of
     its already coloured neighbours. Two territories are neighbours when their polygons touch or overlap.
     """
     rep_ids = [str(rep_id) for rep_id in reps["rep_id"]]
-    palette = _palette(len(rep_ids))
-    lab = {colour: _hex_to_lab(colour) for colour in palette}
+    candidates = palette(len(rep_ids))
+    lab = {colour: _hex_to_lab(colour) for colour in candidates}
     neighbours = _territory_neighbours(territories, rep_ids)
 
     order = sorted(rep_ids, key=lambda rep_id: (-len(neighbours[rep_id]), rep_ids.index(rep_id)))
     colours: dict[str, str] = {}
-    free = list(palette)
+    free = list(candidates)
     for rep_id in order:
         used = [lab[colours[other]] for other in neighbours[rep_id] if other in colours]
         if used:
@@ -78,7 +78,7 @@ def rep_colours(territories: geopandas.GeoDataFrame, reps: pd.DataFrame) -> dict
     return colours
 
 
-def _palette(count: int) -> list[str]:
+def palette(count: int) -> list[str]:
     """Pick ``count`` colours far apart in CIELAB by farthest-point sampling of a fixed candidate grid."""
     candidates = []
     for hue_step in range(36):

@@ -119,6 +119,7 @@ def test_breaking_change_needs_consent(service: Service, plan: SolvedPlan) -> No
     assert decide(service, proposal["id"], "approve", accept_violations="yes").status_code == 422
     approved = decide(service, proposal["id"], "approve", accept_violations=True)
     assert approved.status_code == 200, approved.text
+    assert approved.json()["accepted_violations"] == [rule]
     changed = get_plan(service, approved.json()["result_plan_id"])
     assert f"approved in proposal {proposal['id']} although it breaks this rule: {rule}" in changed["warnings"]
     assert (changed["solver"]["status"], changed["solver"]["gap"]) == ("breaks rules", None)
@@ -135,7 +136,7 @@ def test_breaking_change_needs_consent(service: Service, plan: SolvedPlan) -> No
     later = propose(service, changed["id"], {other: "AE-02"}).json()
     assert (later["ok"], later["already_broken"]) == (True, [rule])
     after = get_plan(service, decide(service, later["id"], "approve").json()["result_plan_id"])
-    assert f"breaks this rule, as the plan that proposal {later['id']} changed did: {rule}" in after["warnings"]
+    assert f"breaks this rule, already broken before proposal {later['id']}: {rule}" in after["warnings"]
     assert after["solver"]["status"] == "breaks rules"
 
 
@@ -236,3 +237,22 @@ def test_unknown_proposal_is_404(service: Service) -> None:
     response = service.client.get("/proposals/999999", headers=service.headers())
     assert response.status_code == 404
     assert response.json()["detail"] == "proposal 999999 not found"
+
+
+def test_ae_view_keeps_own_rules_broken_before() -> None:
+    from api.routers.proposals import _ae_view
+
+    answer = {"moves": [{"account_id": "A1", "from": "AE-02", "to": AE_REP}],
+              "violations": ["rep AE-02: 9 accounts above max_accounts 8"],
+              "already_broken": [f"rep {AE_REP}: 70 accounts above max_accounts 60",
+                                 "rep AE-03: 70 accounts above max_accounts 60"],
+              "notes": ["the plan itself already breaks 2 rule(s) under these rules (...), and the changed plan still "
+                        "breaks these:"],
+              "territories": {AE_REP: {}, "AE-02": {}}}
+    seen = _ae_view(answer, AE_REP, [AE_REP, "AE-02", "AE-03"])
+
+    assert seen["already_broken"] == [f"rep {AE_REP}: 70 accounts above max_accounts 60"]
+    assert seen["violations"] == []
+    assert seen["notes"][0].startswith("the plan itself already breaks")
+    assert seen["moves"] == [{"account_id": "A1", "from": None, "to": AE_REP}]
+    assert list(seen["territories"]) == [AE_REP]

@@ -3,6 +3,8 @@ approved, rejected or withdrawn."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.api.conftest import AE_REP, Service, SolvedPlan
 
 
@@ -77,11 +79,13 @@ def test_lone_surrogate_is_422(service: Service, small_plan: SolvedPlan) -> None
     assert response.status_code == 422
 
 
-def test_repeated_json_key_is_422(service: Service, small_plan: SolvedPlan) -> None:
+@pytest.mark.parametrize("media_type", ["application/json", "application/json; charset=utf-8",
+                                        "application/merge-patch+json"])
+def test_repeated_json_key_is_422(service: Service, small_plan: SolvedPlan, media_type: str) -> None:
     """A JSON parser keeps the later of two equal keys, which would drop a move silently."""
     body = b'{"moves": {"ACC-0001": "AE-02", "ACC-0001": "AE-03"}}'
     response = service.client.post(f"/plans/{small_plan.plan_id}/proposals",
-                                   headers={**service.headers(), "Content-Type": "application/json"}, content=body)
+                                   headers={**service.headers(), "Content-Type": media_type}, content=body)
 
     assert response.status_code == 422
     assert response.json()["detail"] == ("the JSON body gives the key 'ACC-0001' twice in one object, and the later "
@@ -108,3 +112,13 @@ def test_nul_character_message(service: Service, small_plan: SolvedPlan) -> None
     assert response.status_code == 422
     assert response.json()["detail"][0]["msg"] == ("contains a NUL character (\\x00), which no text field may contain; "
                                                    "remove it")
+
+
+def test_long_key_cut_short_in_location(service: Service, small_plan: SolvedPlan) -> None:
+    key = "A" * 5_000
+    response = service.client.post(f"/plans/{small_plan.plan_id}/proposals/preview", headers=service.headers(),
+                                   json={"moves": {key: "AE-02"}})
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][-2:] == ["A" * 200 + "... (5,000 characters, cut short)", "[key]"]
+    assert len(response.content) < 2_000

@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column('decided_by', sa.Integer(), nullable=True),
         sa.Column('decision_note', sa.Text(), nullable=True),
         sa.Column('result_plan_id', sa.Integer(), nullable=True),
+        sa.Column('accepted_violations', sa.JSON(), nullable=True),
         sa.ForeignKeyConstraint(['plan_id'], ['plans.id']),
         sa.ForeignKeyConstraint(['created_by'], ['api_keys.id']),
         sa.ForeignKeyConstraint(['decided_by'], ['api_keys.id']),
