@@ -84,3 +84,18 @@ def test_upgrade_rewrites_wide_bands_as_percentages(empty_database):
     assert rules["balance"] == {"potential": "150%", "accounts": 0.2, "workload": "300%"}
     assert scenario_from_dict(rules).balance.potential == 1.5
     engine.dispose()
+
+
+def test_models_match_migrations(empty_database):
+    """The tables that the migrations build are the tables the models describe, column for column."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from api.models import Base
+
+    engine = make_engine(empty_database)
+    upgrade_database(engine)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    engine.dispose()
+    assert differences == []
