@@ -140,8 +140,11 @@ def _add_propose_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plan", required=True, type=Path,
                         help="the plan's folder (its assignments.csv) or the assignments.csv itself")
     parser.add_argument("--config", type=Path, help="the scenario YAML the plan was made with (defaults when absent)")
-    parser.add_argument("--move", action="append", required=True, metavar="ACCOUNT=REP",
+    parser.add_argument("--move", action="append", metavar="ACCOUNT=REP",
                         help="give account ACCOUNT to rep REP (repeatable)")
+    parser.add_argument("--moves-file", type=Path, metavar="FILE",
+                        help="a CSV or Excel file of moves, one row each, with the columns account_id and rep_id "
+                             "(the rep the account goes to); with --move, both apply")
     parser.add_argument("--account-column", action="append", metavar="NAME=HEADER",
                         help="read column NAME of the accounts schema from HEADER (repeatable)")
     parser.add_argument("--rep-column", action="append", metavar="NAME=HEADER",
@@ -290,17 +293,20 @@ def _run_propose(args: argparse.Namespace) -> int:
     from optimizer.inputs import load_inputs
     from optimizer.instance import build_instance
     from optimizer.pipeline import check_out_dir, not_located_reasons, prepare_accounts, write_outputs
-    from optimizer.proposals import applied_plan, evaluate_proposal, plan_from_assignments
+    from optimizer.proposals import applied_plan, evaluate_proposal, plan_from_assignments, read_moves_file
     from optimizer.regions import build_territories
 
     scenario = load_scenario(args.config) if args.config else Scenario()
-    moves = {}
-    for value in args.move:
+    if not args.move and args.moves_file is None:
+        raise ConfigError("give the moves with --move ACCOUNT=REP (repeatable) or --moves-file FILE")
+    moves = read_moves_file(args.moves_file) if args.moves_file is not None else {}
+    for value in args.move or []:
         account_id, separator, rep_id = value.partition("=")
         if not separator or not account_id.strip() or not rep_id.strip() or "=" in rep_id:
             raise ConfigError(f"--move {value!r} is not ACCOUNT=REP; write for example --move ACC-017=AE-02")
         if account_id.strip() in moves:
-            raise ConfigError(f"--move names account {account_id.strip()} twice; give each account once")
+            raise ConfigError(f"--move names account {account_id.strip()} twice, or one that --moves-file names; "
+                              "give each account once")
         moves[account_id.strip()] = rep_id.strip()
     if not args.plan.exists():
         raise InputError([RowIssue(str(args.plan), None, "", "", "does not exist; give the folder that territory plan "

@@ -96,6 +96,45 @@ def plan_from_assignments(instance: Instance, path: str | Path) -> np.ndarray:
     return plan_from_owners(instance, dict(zip(table["account_id"], table["rep_id"], strict=True)), path.name)
 
 
+def read_moves_file(path: str | Path) -> dict[str, str]:
+    """Return {account id: rep id} from a CSV or Excel file with the columns account_id and rep_id.
+
+    Raises InputError, naming the row, for a file that cannot be read, a missing column, an empty id or
+    an account named twice.
+    """
+    path = Path(path)
+    try:
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
+            table = pd.read_excel(path, dtype=str).fillna("")
+        else:
+            table = pd.read_csv(path, dtype=str, keep_default_na=False, sep=None, engine="python")
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
+        raise InputError([RowIssue(str(path), None, "", "", f"cannot be read as a moves file: {error}")],
+                         summary="cannot read the moves") from None
+    table.columns = [str(column).strip() for column in table.columns]
+    missing = [column for column in ("account_id", "rep_id") if column not in table.columns]
+    if missing:
+        raise InputError([RowIssue(path.name, None, column, "", "is missing; a moves file has the columns account_id "
+                                                                "and rep_id, one row per move") for column in missing],
+                         summary="cannot read the moves")
+    issues, moves = [], {}
+    # Row numbers count the header as row 1, as a spreadsheet shows them.
+    for row, (account_id, rep_id) in enumerate(zip(table["account_id"].str.strip(), table["rep_id"].str.strip(),
+                                                   strict=True), start=2):
+        if not account_id or not rep_id:
+            issues.append(RowIssue(path.name, row, "account_id" if not account_id else "rep_id", "", "is empty"))
+        elif account_id in moves:
+            issues.append(RowIssue(path.name, row, "account_id", account_id, "is moved twice; give each account once"))
+        else:
+            moves[account_id] = rep_id
+    if issues:
+        raise InputError(issues[:20], summary=f"{len(issues)} problem(s) with the moves file")
+    if not moves:
+        raise InputError([RowIssue(path.name, None, "", "", "has no moves; give one row per account to move")],
+                         summary="cannot read the moves")
+    return moves
+
+
 def plan_from_owners(instance: Instance, owner: Mapping[str, str | None], source: str) -> np.ndarray:
     """Return the rep index per account of `instance` from {account id: rep id}; `source` names it in errors."""
     rep_index = {rep_id: r for r, rep_id in enumerate(instance.rep_ids)}

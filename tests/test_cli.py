@@ -496,6 +496,25 @@ def test_propose_out_needs_metrics(small_files, tmp_path):
     assert not (tmp_path / "changed").exists()
 
 
+def test_propose_moves_file(small_files, tmp_path):
+    """Moves from a file and from --move apply together; a file and --move naming one account is refused."""
+    accounts, reps = small_files
+    out, owner, other = plan_for_a3(small_files, tmp_path)
+    moves = tmp_path / "moves.csv"
+    moves.write_text(f"account_id,rep_id\nA3,{other}\n")
+    second = "A1" if owner["A1"] != other else "A2"
+
+    completed = territory("propose", "--accounts", str(accounts), "--reps", str(reps), "--plan", str(out),
+                          "--moves-file", str(moves), "--move", f"{second}={other}", "--json")
+    assert completed.returncode in (0, 3), completed.stderr
+    assert {move["account_id"] for move in json.loads(completed.stdout)["moves"]} == {"A3", second}
+
+    twice = territory("propose", "--accounts", str(accounts), "--reps", str(reps), "--plan", str(out),
+                      "--moves-file", str(moves), "--move", f"A3={owner['A3']}")
+    assert twice.returncode == 2
+    assert "--move names account A3 twice, or one that --moves-file names" in twice.stderr
+
+
 @pytest.mark.parametrize("move", ["A3", "A3=R1=R2", "=R1"])
 def test_propose_bad_move_is_invalid_input(small_files, tmp_path, move):
     accounts, reps = small_files

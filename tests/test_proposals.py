@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from optimizer.errors import ConfigError, InputError
-from optimizer.proposals import evaluate_proposal, plan_from_assignments
+from optimizer.proposals import evaluate_proposal, plan_from_assignments, read_moves_file
 from tests.plan_fixtures import make_instance, make_scenario, point_at
 
 # Four accounts of 100 USD, two per rep; the potential band of +-10 % puts each rep at 180 to 220 USD.
@@ -139,3 +140,28 @@ def test_unusable_plan_rejected(tmp_path, text, message):
     with pytest.raises(InputError) as raised:
         plan_from_assignments(instance(), path)
     assert message in str(raised.value)
+
+
+def test_moves_file_read(tmp_path):
+    csv_file = tmp_path / "moves.csv"
+    csv_file.write_text("account_id;rep_id\na0; R2 \na2;R1\n")
+    assert read_moves_file(csv_file) == {"a0": "R2", "a2": "R1"}
+
+    excel_file = tmp_path / "moves.xlsx"
+    pd.DataFrame({"rep_id": ["R2"], "account_id": ["a1"]}).to_excel(excel_file, index=False)
+    assert read_moves_file(excel_file) == {"a1": "R2"}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("account,rep\na0,R2\n", "moves.csv, column account_id: is missing; a moves file has the columns account_id and "
+                              "rep_id"),
+    ("account_id,rep_id\na0,R2\na0,R1\n", "moves.csv row 3, column account_id: 'a0' is moved twice"),
+    ("account_id,rep_id\na0,\n", "moves.csv row 2, column rep_id: is empty"),
+    ("account_id,rep_id\n", "moves.csv: has no moves; give one row per account to move"),
+])
+def test_bad_moves_file_named(tmp_path, text, message):
+    path = tmp_path / "moves.csv"
+    path.write_text(text)
+    with pytest.raises(InputError) as error:
+        read_moves_file(path)
+    assert message in str(error.value)
