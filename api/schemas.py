@@ -284,8 +284,9 @@ class ProposalPublic(_Response):
     moves: list[MovePublic] = Field(description="the accounts that change rep")
     territories: dict[str, TerritoryChangePublic] = Field(description="each affected rep, before and after")
     violations: list[str] = Field(description="rules the changed plan breaks that the plan kept")
-    already_broken: list[str] = Field(description="rules the plan already broke (its scenario changed since) and "
-                                                  "the changed plan still breaks")
+    already_broken: list[str] = Field(description="rules the plan already broke (its scenario changed since, or an "
+                                                  "earlier change was approved although it broke them) and the "
+                                                  "changed plan still breaks, no further past their limits")
     objective_before: float = Field(description="the plan's objective, in objective_unit")
     objective_after: float = Field(description="the objective with the proposal applied")
     objective_unit: str = Field(description="unit of the objectives, such as hour-km")
@@ -324,6 +325,6 @@ class MeasurePublic(_Response):
 
 
 class ComparisonPublic(_Response):
-    plans: list[ComparedPlanPublic] = Field(description="the plans compared, in the order asked")
+    plans: list[ComparedPlanPublic] = Field(description="the plans compared, in the order requested")
     measures: list[MeasurePublic] = Field(description="one row per measure: cost and gap, balance, workload, travel "
                                                       "and disruption")

@@ -241,7 +241,7 @@ def write_comparison_png(plans: Sequence[tuple[str, dict, geopandas.GeoDataFrame
     rows = math.ceil(len(plans) / columns)
     figure = Figure(figsize=(4.2 * columns, 6.5 * rows), layout="constrained")
     grid = figure.subplots(2 * rows, columns, squeeze=False, height_ratios=[3, 2] * rows)
-    for axes in grid.flat[:]:
+    for axes in grid.flat:
         axes.set_visible(False)
     reach = 1.0
     for index, (name, metrics, territories) in enumerate(plans):

@@ -95,8 +95,7 @@ def plan_from_inputs(inputs: Inputs, scenario: Scenario, progress: Progress | No
     check_not_empty(inputs)
     accounts = prepare_accounts(inputs, scenario)
     industries = _industry_findings(accounts, inputs.reps)
-    warnings = (unlocated_warnings(accounts) + postal_code_warnings(accounts)
-                + [warning for _, warning in industries])
+    warnings = input_warnings(accounts, inputs.reps, industries)
     instance = build_instance(accounts, inputs.reps, scenario)
     settings = scenario.solver
     notes = []
@@ -152,10 +151,12 @@ def plan_tables(inputs: Inputs, scenario: Scenario, accounts: pd.DataFrame, inst
     return assignments, metrics
 
 
-def input_warnings(accounts: pd.DataFrame, reps: pd.DataFrame) -> list[str]:
-    """Return the warnings about the inputs that plan_from_inputs finds before solving."""
-    return (unlocated_warnings(accounts) + postal_code_warnings(accounts)
-            + [warning for _, warning in _industry_findings(accounts, reps)])
+def input_warnings(accounts: pd.DataFrame, reps: pd.DataFrame,
+                   industries: list[tuple[str | None, str]] | None = None) -> list[str]:
+    """Return the warnings about the inputs found before solving; `industries` are findings already made."""
+    if industries is None:
+        industries = _industry_findings(accounts, reps)
+    return unlocated_warnings(accounts) + postal_code_warnings(accounts) + [warning for _, warning in industries]
 
 
 def unlocated_warnings(accounts: pd.DataFrame) -> list[str]:

@@ -10,7 +10,6 @@ change of the objective, so sales ops can approve or reject it. Nothing is solve
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,10 @@ import pandas as pd
 
 from optimizer.errors import ConfigError, InputError, RowIssue
 from optimizer.geodesy import geodesic_km
+from optimizer.inputs import Inputs
 from optimizer.instance import NO_REP, Instance
+from optimizer.pipeline import PlanResult, input_warnings, plan_tables
+from optimizer.scenario import Scenario
 from optimizer.validator import check_plan
 
 
@@ -208,13 +210,12 @@ def evaluate_proposal(instance: Instance, rep_of: np.ndarray, moves: Mapping[str
     affected = sorted({rep for _, old, new in applied for rep in (old, new)}, key=instance.rep_ids.index)
     territories = {rep_id: (_figures(instance, rep_of, rep_index[rep_id]), _figures(instance, after, rep_index[rep_id]))
                    for rep_id in affected}
-    # A rule is matched by its text without numbers, so a band that the plan already breaks counts as
-    # broken before, not as a new breach, unless the change takes it further past its limit.
-    broken_before = {_rule(violation): _excess(violation) for violation in before_check.violations}
+    # A rule that the plan already breaks counts as broken before, not as a new breach, unless the change
+    # takes it further past its limit.
+    broken_before = dict(before_check.breaches)
     violations, already = [], []
-    for violation in after_check.violations:
-        rule = _rule(violation)
-        if rule in broken_before and _excess(violation) <= broken_before[rule] + 1e-9:
+    for violation, (rule, excess) in zip(after_check.violations, after_check.breaches, strict=True):
+        if rule in broken_before and excess <= broken_before[rule] + 1e-9 * max(1.0, abs(broken_before[rule])):
             already.append(violation)
         else:
             violations.append(violation)
@@ -261,31 +262,6 @@ def applied_solver_section(solved: dict, result: ProposalResult, label: str) -> 
     return section
 
 
-def _rule(violation: str) -> str:
-    """Return a violation's text without its quantities, which names the rule and the rep it concerns.
-
-    Digits inside ids (AE-02, R1, ACC-0314) follow a letter or a hyphen, so they are kept.
-    """
-    return re.sub(r"(?<![\w-])\d[\d,.]*%?", "#", violation)
-
-
-_QUANTITY = re.compile(r"(?<![\w-])\d[\d,.]*")
-
-
-def _excess(violation: str) -> float:
-    """Return how far a broken rule lies past its limit, from the quantities of its text; 0 when it has none.
-
-    The validator writes "... VALUE ... outside its band [LOW, HIGH]" and "... VALUE ... above ... LIMIT".
-    """
-    numbers = [float(text.rstrip(".").replace(",", "")) for text in _QUANTITY.findall(violation)]
-    if "outside its band" in violation and len(numbers) >= 3:
-        value, low, high = numbers[-3:]
-        return max(low - value, value - high)
-    if " above " in violation and len(numbers) >= 2:
-        return numbers[0] - numbers[-1]
-    return 0.0
-
-
 def _closest(name: str, known: Mapping[str, int]) -> str:
     close = difflib.get_close_matches(name, list(known), n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
@@ -308,16 +284,14 @@ def _figures(instance: Instance, rep_of: np.ndarray, r: int) -> TerritoryFigures
     )
 
 
-def applied_plan(inputs, scenario, accounts: pd.DataFrame, instance: Instance, result: ProposalResult,
-                 solved: dict, label: str):
+def applied_plan(inputs: Inputs, scenario: Scenario, accounts: pd.DataFrame, instance: Instance,
+                 result: ProposalResult, solved: dict, label: str) -> PlanResult:
     """Return the PlanResult of the plan that `result` changed, ready for the plan's outputs.
 
     `accounts` are the scored accounts the instance was built from, `solved` the solver section of the
     plan that the change applies to, and `label` names the change in notes and warnings. Rules that the
     change breaks are listed among the plan's warnings.
     """
-    from optimizer.pipeline import PlanResult, input_warnings, plan_tables
-
     warnings = input_warnings(accounts, inputs.reps)
     warnings += [f"approved in {label} although it breaks this rule: {violation}" for violation in result.violations]
     warnings += [f"breaks this rule, already broken before {label}: {violation}" for violation in result.already_broken]
