@@ -1,0 +1,583 @@
+"""Exact search for plans whose only per-rep rule is capacity, through the Lagrangian bound.
+
+When capacity is the only rule on a rep (no balance bands, account limits, concentration cap or move
+limit), the plan is a generalized assignment problem. Relaxing "each account to exactly one rep" with
+a multiplier per account leaves one 0/1 knapsack per rep, and the sum of their optima plus the
+multipliers is a lower bound (the Lagrangian bound), often well above the LP's.
+
+A plan's cost equals that bound plus, for each rep, the excess of its account set over its own
+knapsack optimum (all in multiplier-adjusted costs). A plan costing at most bound + T therefore uses
+only account sets whose excess is at most T. ``column_search`` lists every such set for each rep,
+then picks one set per rep that covers every account once at the least total excess, by depth-first
+search with a Lagrangian bound at every node. It raises T level by level: a level with no cover
+proves that every plan costs more than bound + T; the first cover found is an optimal plan.
+
+The listing grows quickly with T and with the accounts per rep, so the search stops at a column
+budget or at its deadline and reports the bound it proved.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from optimizer.instance import QUANTITY_SCALE, Instance
+from optimizer.solve.candidates import Pairs
+
+logger = logging.getLogger(__name__)
+
+# Largest problem the search takes on: pairs (accounts x reps) and knapsack table cells per rep.
+MAX_PAIRS = 20_000
+MAX_TABLE_CELLS = 4_000_000
+# Columns listed at one level; above this the level is not attempted.
+MAX_COLUMNS = 1_500_000
+# Levels step by the costs' common divisor, or by this share of the bound when that is larger.
+LEVEL_SHARE = 1e-5
+# A level that lists fewer sets than this was cheap: the next step is twice as large.
+CHEAP_LEVEL_COLUMNS = 2_000
+SUBGRADIENT_ROUNDS = 600
+SUBGRADIENT_SHARE = 0.15
+# Subgradient rounds at the root of the cover search and at every other node.
+ROOT_ROUNDS, NODE_ROUNDS = 10, 10
+# Column visits between two looks at the clock. A node is never split, so a chunk at a node with
+# many columns takes longer.
+WORK_CHUNK = 5_000_000
+
+
+@dataclass
+class ColumnSearchResult:
+    """Outcome of the column search: proven bound and best plan, in the integer cost units of ``Pairs.cost``."""
+
+    lower_bound: int              # every plan costs at least this much
+    rep_of: np.ndarray | None     # a plan, optimal when ``proven``
+    objective: int | None
+    proven: bool
+    lagrangian_bound: float
+    levels: int                   # levels searched to the end
+    columns: int                  # columns listed at the last level
+    time_s: float
+    infeasible: bool = False      # proven: no plan keeps every capacity
+
+
+def applies(instance: Instance) -> str | None:
+    """Return why the search does not apply to `instance`, or None when it does."""
+    if instance.bands or instance.max_account_share is not None or instance.max_moves is not None:
+        return "rules other than capacity"
+    if (np.asarray(instance.max_accounts) >= 0).any():
+        return "account limits"
+    if instance.account_count * instance.rep_count > MAX_PAIRS:
+        return f"more than {MAX_PAIRS:,} account-rep pairs"
+    return None
+
+
+def column_search(instance: Instance, multipliers: np.ndarray, deadline: float,
+                  work_chunks: float | None = None) -> ColumnSearchResult | None:
+    """Search `instance` (see ``applies``) until `deadline`; None when its loads do not fit a knapsack table.
+
+    `multipliers` (per account, integer cost units), such as the LP's assignment duals, start the
+    subgradient steps. With `work_chunks`, the search stops after that many chunks of WORK_CHUNK
+    column visits instead of at the deadline, so the same input gives the same result.
+    """
+    started = time.monotonic()
+    data = _knapsack_data(instance)
+    if data is None:
+        return None
+    cost, weight, capacity = data
+    m, n = cost.shape
+    sub_deadline = math.inf if work_chunks is not None else started + SUBGRADIENT_SHARE * max(0.0, deadline - started)
+    bound, u = _subgradient(cost, weight, capacity, np.asarray(multipliers, dtype=float), sub_deadline)
+    chunks_left = [math.inf if work_chunks is None else work_chunks]
+    if work_chunks is not None:
+        deadline = math.inf
+    # Every plan costs a whole multiple of the costs' common divisor, so levels sit on those multiples.
+    divisor = int(np.gcd.reduce(cost.ravel())) or 1
+    step = max(divisor, divisor * math.ceil(abs(bound) * LEVEL_SHARE / divisor))
+    level_target = divisor * math.ceil(bound / divisor - 1e-9)
+    result = ColumnSearchResult(level_target, None, None, False, bound, 0, 0, 0.0)
+    # No plan costs more than every account at its dearest eligible rep: a level at that cost lists
+    # every account set, so finding no cover there proves that no plan exists.
+    eligible = weight <= capacity[:, None]
+    ceiling = int(np.where(eligible, cost, np.iinfo(np.int64).min).max(axis=0).sum())
+    while time.monotonic() < deadline and chunks_left[0] > 0:
+        slack = level_target - bound
+        columns = _columns(cost, weight, capacity, u, slack)
+        if columns is None:
+            logger.info("column search: more than %s columns within %.1f of the bound; stopped", MAX_COLUMNS, slack)
+            break
+        start, jobs, excess, rep = columns
+        result.columns = len(excess)
+        cover, complete, nodes = _cover(start, jobs, excess, rep, m, n, divisor, slack, deadline, chunks_left)
+        if cover is not None:
+            plan = np.empty(n, dtype=np.int64)
+            for r in range(m):
+                q = cover[r]
+                plan[jobs[start[q]:start[q + 1]]] = r
+            objective = int(cost[plan, np.arange(n)].sum())
+            result.rep_of, result.objective = plan, objective
+            result.proven = complete or objective <= result.lower_bound
+            if result.proven:
+                result.lower_bound = objective
+            break
+        if not complete:
+            break
+        result.levels += 1
+        result.lower_bound = level_target + divisor
+        logger.info("column search: no plan within %.1f of the bound (%d columns, %d nodes)", slack, len(excess), nodes)
+        if level_target >= ceiling:
+            result.infeasible = True
+            break
+        if len(excess) < CHEAP_LEVEL_COLUMNS:
+            step *= 2
+        level_target = min(level_target + step, divisor * math.ceil(ceiling / divisor))
+    result.time_s = time.monotonic() - started
+    return result
+
+
+def _knapsack_data(instance: Instance):
+    """Return (cost, weight, capacity) as integer rep x account arrays, or None when the table is too large.
+
+    An ineligible pair weighs more than the rep's capacity, so no account set can hold it. Loads and
+    capacities are CP-SAT's (hours x QUANTITY_SCALE), divided by their common divisor.
+    """
+    n, m = instance.account_count, instance.rep_count
+    accounts = np.repeat(np.arange(n), m)
+    reps = np.tile(np.arange(m), n)
+    pairs = Pairs.build(instance, accounts, reps)
+    cost = pairs.cost.reshape(n, m).T.copy()
+    weight = np.rint(instance.pair_load(accounts, reps) * QUANTITY_SCALE).astype(np.int64).reshape(n, m).T.copy()
+    capacity = np.floor(np.asarray(instance.capacity, dtype=float) * QUANTITY_SCALE + 1e-6).astype(np.int64)
+    divisor = int(np.gcd.reduce(np.concatenate([weight.ravel(), capacity])))
+    if divisor > 1:
+        weight //= divisor
+        capacity //= divisor
+    if int(capacity.max(initial=0)) * n > MAX_TABLE_CELLS:
+        return None
+    eligible = instance.eligible_matrix(np.arange(n)).T
+    weight[~eligible] = capacity.max() + 1
+    return cost, weight, capacity
+
+
+def _subgradient(cost, weight, capacity, u, deadline) -> tuple[float, np.ndarray]:
+    """Raise the Lagrangian bound from multipliers `u` by subgradient steps; return the best bound and u."""
+    best_bound, best_u = -math.inf, u.copy()
+    scale, stall = 1.0, 0
+    for _ in range(SUBGRADIENT_ROUNDS):
+        value, chosen = _knapsacks(cost - u[None, :], weight, capacity)
+        bound = float(u.sum() + value.sum())
+        if bound > best_bound + 1e-9:
+            best_bound, best_u, stall = bound, u.copy(), 0
+        else:
+            stall += 1
+            if stall >= 20:
+                scale, stall = scale / 2, 0
+        direction = 1.0 - chosen.sum(axis=0)
+        norm = float((direction * direction).sum())
+        if norm == 0 or scale < 1e-4 or time.monotonic() > deadline:
+            break
+        target = best_bound * 1.002 + 1.0
+        u = u + scale * (target - bound) / norm * direction
+    return best_bound, best_u
+
+
+@numba.njit(cache=True)
+def _knapsacks(reduced, weight, capacity):
+    """For each rep, the account set of least reduced cost within its capacity: (values, chosen)."""
+    m, n = reduced.shape
+    value = np.zeros(m)
+    chosen = np.zeros((m, n), np.bool_)
+    for r in range(m):
+        size = capacity[r]
+        best = np.zeros(size + 1)
+        took = np.zeros((n, size + 1), np.bool_)
+        for j in range(n):
+            gain = -reduced[r, j]
+            if gain <= 0 or weight[r, j] > size:
+                continue
+            w_j = weight[r, j]
+            for w in range(size, w_j - 1, -1):
+                if best[w - w_j] + gain > best[w]:
+                    best[w] = best[w - w_j] + gain
+                    took[j, w] = True
+        w = size
+        for j in range(n - 1, -1, -1):
+            if took[j, w]:
+                chosen[r, j] = True
+                w -= weight[r, j]
+        value[r] = -best[size]
+    return value, chosen
+
+
+def _columns(cost, weight, capacity, u, slack):
+    """List every rep's account sets within `slack` of its knapsack optimum, in CSR form.
+
+    Returns (start, accounts, excess, rep), where set q contains accounts[start[q]:start[q + 1]], or
+    None when there are more than MAX_COLUMNS sets.
+    """
+    m, n = cost.shape
+    starts, members, excess, reps = [], [], [], []
+    total, offset = 0, 0
+    for r in range(m):
+        gain = u - cost[r]
+        order = np.argsort(-gain, kind="stable")
+        listed = _list_sets(gain[order], weight[r, order], int(capacity[r]), slack, MAX_COLUMNS - total)
+        if listed is None:
+            return None
+        start, positions, over = listed
+        starts.append(start[:-1] + offset)
+        members.append(order[positions])
+        excess.append(over)
+        reps.append(np.full(len(over), r, dtype=np.int64))
+        total += len(over)
+        offset += len(positions)
+    start = np.concatenate(starts + [np.array([offset], dtype=np.int64)])
+    return start, np.concatenate(members), np.concatenate(excess), np.concatenate(reps)
+
+
+def _list_sets(gain, weight, size, slack, limit):
+    start, members, over, count = _list_sets_jit(gain, weight, size, slack, limit)
+    if count < 0:
+        return None
+    return start[:count + 1], members[:start[count]], over[:count]
+
+
+@numba.njit(cache=True)
+def _list_sets_jit(gain, weight, size, slack, limit):
+    """List, depth first, every set with total gain >= optimum - slack, deciding items in the given order."""
+    n = len(gain)
+
+    best = np.zeros((n + 1, size + 1))
+    for k in range(n - 1, -1, -1):
+        for w in range(size + 1):
+            v = best[k + 1, w]
+            if gain[k] > 0 and weight[k] <= w and best[k + 1, w - weight[k]] + gain[k] > v:
+                v = best[k + 1, w - weight[k]] + gain[k]
+            best[k, w] = v
+    lightest = np.zeros(n + 1, np.int64)
+    lightest[n] = size + 1
+    for k in range(n - 1, -1, -1):
+        lightest[k] = min(lightest[k + 1], weight[k])
+    optimum = best[0, size]
+    threshold = optimum - slack - 1e-7
+
+    cap = 1024
+    start = np.zeros(cap + 1, np.int64)
+    members = np.zeros(cap * 4, np.int64)
+    over = np.zeros(cap)
+    count = 0
+    state = np.zeros(n + 1, np.int8)
+    inside = np.zeros(n + 1, np.bool_)
+    room = np.zeros(n + 1, np.int64)
+    have = np.zeros(n + 1)
+    room[0] = size
+    k = 0
+    while k >= 0:
+        if state[k] == 0:
+            if have[k] + best[k, room[k]] < threshold:
+                k -= 1
+                continue
+            # Emit when no later item can join: none fits, or each would cost more than the slack.
+            if k == n or lightest[k] > room[k] or (gain[k] <= 0 and have[k] + gain[k] < threshold):
+                if count >= limit:
+                    return start, members, over, -1
+                if count >= cap:
+                    cap *= 2
+                    start = _grown(start, cap + 1)
+                    over = _grown_float(over, cap)
+                used = start[count]
+                for d in range(k):
+                    if inside[d]:
+                        if used >= len(members):
+                            members = _grown(members, 2 * len(members))
+                        members[used] = d
+                        used += 1
+                start[count + 1] = used
+                over[count] = optimum - have[k]
+                count += 1
+                k -= 1
+                continue
+            state[k] = 1
+            if weight[k] <= room[k]:
+                inside[k] = True
+                room[k + 1] = room[k] - weight[k]
+                have[k + 1] = have[k] + gain[k]
+                state[k + 1] = 0
+                k += 1
+                continue
+        if state[k] == 1:
+            state[k] = 2
+            inside[k] = False
+            room[k + 1] = room[k]
+            have[k + 1] = have[k]
+            state[k + 1] = 0
+            k += 1
+            continue
+        k -= 1
+    return start, members, over, count
+
+
+@numba.njit(cache=True)
+def _grown(values, size):
+    out = np.zeros(size, values.dtype)
+    out[:len(values)] = values
+    return out
+
+
+@numba.njit(cache=True)
+def _grown_float(values, size):
+    out = np.zeros(size)
+    out[:len(values)] = values
+    return out
+
+
+def _cover(start, jobs, excess, rep, m, n, divisor, slack, deadline, chunks_left):
+    """Find the cover of least total excess within `slack`; return (cover, complete, nodes).
+
+    Stops early at `deadline` or when ``chunks_left[0]`` (decreased by one per chunk) runs out.
+    """
+    state = _CoverState(start, jobs, excess, m, n, slack)
+    while True:
+        done = _cover_run(start, jobs, excess, rep, m, n, divisor, WORK_CHUNK, *state.arrays())
+        chunks_left[0] -= 1
+        if done or time.monotonic() > deadline or chunks_left[0] <= 0:
+            break
+    nodes = int(state.scalars[1])
+    cover = state.best.copy() if state.scalars[3] == 1 else None
+    return cover, bool(done), nodes
+
+
+class _CoverState:
+    """Arrays of one resumable cover search (each call of ``_cover_run`` goes on where the last stopped)."""
+
+    def __init__(self, start, jobs, excess, m, n, slack):
+        count = len(excess)
+        self.alive = np.empty((m + 1, count), np.int64)
+        self.count_alive = np.zeros(m + 1, np.int64)
+        self.branch = np.empty((m + 1, count), np.int64)
+        self.count_branch = np.zeros(m + 1, np.int64)
+        self.position = np.zeros(m + 1, np.int64)
+        self.chosen = np.full(m + 1, -1, np.int64)
+        self.spent = np.zeros(m + 2)
+        self.covered = np.zeros(n, np.bool_)
+        self.used = np.zeros(m, np.bool_)
+        self.duals = np.zeros((m + 1, n))
+        self.best = np.full(m, -1, np.int64)
+        # depth, nodes, entering (1/0), found (1/0)
+        self.scalars = np.array([0, 0, 1, 0], np.int64)
+        self.allowed = np.array([slack + 1e-6])
+
+    def arrays(self):
+        return (self.alive, self.count_alive, self.branch, self.count_branch, self.position, self.chosen,
+                self.spent, self.covered, self.used, self.duals, self.best, self.scalars, self.allowed)
+
+
+@numba.njit(cache=True)
+def _undo(depth, chosen, start, jobs, rep, covered, used):
+    if depth >= 0:
+        q = chosen[depth]
+        for t in range(start[q], start[q + 1]):
+            covered[jobs[t]] = False
+        used[rep[q]] = False
+
+
+@numba.njit(cache=True)
+def _cover_run(start, jobs, excess, rep, m, n, divisor, chunk, alive, count_alive, branch, count_branch, position,
+               chosen, spent, covered, used, duals, best, scalars, allowed):
+    """Run up to `chunk` nodes of the cover search; return True once it is complete."""
+    depth, nodes, entering = scalars[0], scalars[1], scalars[2]
+    work = 0
+    low = np.zeros(m)
+    low_best = np.zeros(m)
+    pick = np.zeros(m, np.int64)
+    direction = np.zeros(n)
+    kept_duals = np.zeros(n)
+    job_count = np.zeros(n, np.int64)
+    rep_count = np.zeros(m, np.int64)
+    scratch = np.empty(len(excess))
+    while depth >= 0:
+        if work >= chunk:
+            scalars[0], scalars[1], scalars[2] = depth, nodes, entering
+            return False
+        if entering == 1:
+            nodes += 1
+            entering = 0
+            budget = allowed[0] - spent[depth]
+            if depth == m:
+                complete = True
+                for j in range(n):
+                    if not covered[j]:
+                        complete = False
+                        break
+                if complete:
+                    scalars[3] = 1
+                    for d in range(m):
+                        best[rep[chosen[d]]] = chosen[d]
+                    # Plan costs are whole multiples of the divisor: a better cover saves at least that.
+                    allowed[0] = spent[depth] - divisor + 1e-6
+                depth -= 1
+                _undo(depth, chosen, start, jobs, rep, covered, used)
+                continue
+            # The columns still possible: no account covered twice, rep unused, excess within budget.
+            kept = 0
+            source = depth - 1 if depth > 0 else 0
+            total = count_alive[source] if depth > 0 else len(excess)
+            for index in range(total):
+                q = alive[source, index] if depth > 0 else index
+                if used[rep[q]] or excess[q] > budget:
+                    continue
+                clash = False
+                for t in range(start[q], start[q + 1]):
+                    if covered[jobs[t]]:
+                        clash = True
+                        break
+                if not clash:
+                    alive[depth, kept] = q
+                    kept += 1
+            count_alive[depth] = kept
+            work += total + kept * (ROOT_ROUNDS if depth == 0 else NODE_ROUNDS)
+            # Lagrangian bound on the rest: one column per unused rep, each uncovered account priced.
+            for j in range(n):
+                duals[depth, j] = duals[depth - 1, j] if depth > 0 else 0.0
+            scale = 1.0
+            best_bound = -1e18
+            pruned = False
+            rounds = ROOT_ROUNDS if depth == 0 else NODE_ROUNDS
+            for _ in range(rounds):
+                for r in range(m):
+                    low[r] = 1e18
+                    pick[r] = -1
+                for index in range(kept):
+                    q = alive[depth, index]
+                    value = excess[q]
+                    for t in range(start[q], start[q + 1]):
+                        value -= duals[depth, jobs[t]]
+                    if value < low[rep[q]]:
+                        low[rep[q]] = value
+                        pick[rep[q]] = q
+                bound = 0.0
+                for r in range(m):
+                    if not used[r]:
+                        bound += low[r]
+                for j in range(n):
+                    if not covered[j]:
+                        bound += duals[depth, j]
+                if bound > best_bound:
+                    best_bound = bound
+                    for r in range(m):
+                        low_best[r] = low[r]
+                    for j in range(n):
+                        kept_duals[j] = duals[depth, j]
+                if bound > budget:
+                    pruned = True
+                    break
+                for j in range(n):
+                    direction[j] = 0.0 if covered[j] else 1.0
+                for r in range(m):
+                    if not used[r] and pick[r] >= 0:
+                        q = pick[r]
+                        for t in range(start[q], start[q + 1]):
+                            direction[jobs[t]] -= 1.0
+                norm = 0.0
+                for j in range(n):
+                    norm += direction[j] * direction[j]
+                if norm == 0.0:
+                    break
+                step = scale * (budget - bound + 0.05) / norm
+                for j in range(n):
+                    duals[depth, j] += step * direction[j]
+                scale *= 0.8
+            if pruned:
+                depth -= 1
+                _undo(depth, chosen, start, jobs, rep, covered, used)
+                continue
+            for j in range(n):
+                duals[depth, j] = kept_duals[j]
+            # Drop columns that cannot be part of a cover within budget, then count each item's options.
+            kept = 0
+            for r in range(m):
+                rep_count[r] = 0
+            for j in range(n):
+                job_count[j] = 0
+            for index in range(count_alive[depth]):
+                q = alive[depth, index]
+                value = excess[q]
+                for t in range(start[q], start[q + 1]):
+                    value -= kept_duals[jobs[t]]
+                if best_bound - low_best[rep[q]] + value <= budget:
+                    alive[depth, kept] = q
+                    kept += 1
+                    rep_count[rep[q]] += 1
+                    for t in range(start[q], start[q + 1]):
+                        job_count[jobs[t]] += 1
+            count_alive[depth] = kept
+            item, fewest, dead = -1, 1 << 60, False
+            for r in range(m):
+                if not used[r]:
+                    if rep_count[r] == 0:
+                        dead = True
+                        break
+                    if rep_count[r] < fewest:
+                        fewest, item = rep_count[r], n + r
+            if not dead:
+                for j in range(n):
+                    if not covered[j]:
+                        if job_count[j] == 0:
+                            dead = True
+                            break
+                        if job_count[j] < fewest:
+                            fewest, item = job_count[j], j
+            if dead:
+                depth -= 1
+                _undo(depth, chosen, start, jobs, rep, covered, used)
+                continue
+            # Branch on the item with the fewest options, cheapest reduced excess first.
+            options = 0
+            for index in range(kept):
+                q = alive[depth, index]
+                hit = False
+                if item >= n:
+                    hit = rep[q] == item - n
+                else:
+                    for t in range(start[q], start[q + 1]):
+                        if jobs[t] == item:
+                            hit = True
+                            break
+                if hit:
+                    value = excess[q]
+                    for t in range(start[q], start[q + 1]):
+                        value -= kept_duals[jobs[t]]
+                    branch[depth, options] = q
+                    scratch[options] = value
+                    options += 1
+            order = np.argsort(scratch[:options])
+            for t in range(options):
+                scratch[t] = branch[depth, order[t]]
+            for t in range(options):
+                branch[depth, t] = np.int64(scratch[t])
+            count_branch[depth] = options
+            position[depth] = 0
+        budget = allowed[0] - spent[depth]
+        next_column = -1
+        while position[depth] < count_branch[depth]:
+            q = branch[depth, position[depth]]
+            position[depth] += 1
+            if excess[q] <= budget:
+                next_column = q
+                break
+        if next_column < 0:
+            depth -= 1
+            _undo(depth, chosen, start, jobs, rep, covered, used)
+            continue
+        chosen[depth] = next_column
+        for t in range(start[next_column], start[next_column + 1]):
+            covered[jobs[t]] = True
+        used[rep[next_column]] = True
+        spent[depth + 1] = spent[depth] + excess[next_column]
+        depth += 1
+        entering = 1
+    scalars[0], scalars[1], scalars[2] = depth, nodes, entering
+    return True
