@@ -34,8 +34,10 @@ logger = logging.getLogger(__name__)
 # Largest problem the search takes on: pairs (accounts x reps) and knapsack table cells per rep.
 MAX_PAIRS = 20_000
 MAX_TABLE_CELLS = 4_000_000
-# Columns listed at one level; above this the level is not attempted.
+# Columns listed at one level; above this the level is not attempted. The search keeps two lists of
+# column numbers per depth (reps + 1 depths), so the limit also caps those cells, about 320 MB.
 MAX_COLUMNS = 1_500_000
+MAX_COVER_CELLS = 40_000_000
 # Levels step by the costs' common divisor, or by this share of the bound when that is larger.
 LEVEL_SHARE = 1e-5
 # A level that lists fewer sets than this was cheap: the next step is twice as large.
@@ -103,11 +105,12 @@ def column_search(instance: Instance, multipliers: np.ndarray, deadline: float,
     # every account set, so finding no cover there proves that no plan exists.
     eligible = weight <= capacity[:, None]
     ceiling = int(np.where(eligible, cost, np.iinfo(np.int64).min).max(axis=0).sum())
+    limit = min(MAX_COLUMNS, MAX_COVER_CELLS // (m + 1))
     while time.monotonic() < deadline and chunks_left[0] > 0:
         slack = level_target - bound
-        columns = _columns(cost, weight, capacity, u, slack)
+        columns = _columns(cost, weight, capacity, u, slack, limit)
         if columns is None:
-            logger.info("column search: more than %s columns within %.1f of the bound; stopped", MAX_COLUMNS, slack)
+            logger.info("column search: more than %s columns within %.1f of the bound; stopped", limit, slack)
             break
         start, jobs, excess, rep = columns
         result.columns = len(excess)
@@ -212,11 +215,11 @@ def _knapsacks(reduced, weight, capacity):
     return value, chosen
 
 
-def _columns(cost, weight, capacity, u, slack):
+def _columns(cost, weight, capacity, u, slack, limit):
     """List every rep's account sets within `slack` of its knapsack optimum, in CSR form.
 
     Returns (start, accounts, excess, rep), where set q contains accounts[start[q]:start[q + 1]], or
-    None when there are more than MAX_COLUMNS sets.
+    None when there are more than `limit` sets.
     """
     m, n = cost.shape
     starts, members, excess, reps = [], [], [], []
@@ -224,7 +227,7 @@ def _columns(cost, weight, capacity, u, slack):
     for r in range(m):
         gain = u - cost[r]
         order = np.argsort(-gain, kind="stable")
-        listed = _list_sets(gain[order], weight[r, order], int(capacity[r]), slack, MAX_COLUMNS - total)
+        listed = _list_sets(gain[order], weight[r, order], int(capacity[r]), slack, limit - total)
         if listed is None:
             return None
         start, positions, over = listed
@@ -355,9 +358,9 @@ class _CoverState:
 
     def __init__(self, start, jobs, excess, m, n, slack):
         count = len(excess)
-        self.alive = np.empty((m + 1, count), np.int64)
+        self.alive = np.empty((m + 1, count), np.int32)
         self.count_alive = np.zeros(m + 1, np.int64)
-        self.branch = np.empty((m + 1, count), np.int64)
+        self.branch = np.empty((m + 1, count), np.int32)
         self.count_branch = np.zeros(m + 1, np.int64)
         self.position = np.zeros(m + 1, np.int64)
         self.chosen = np.full(m + 1, -1, np.int64)
@@ -557,7 +560,7 @@ def _cover_run(start, jobs, excess, rep, m, n, divisor, chunk, alive, count_aliv
             for t in range(options):
                 scratch[t] = branch[depth, order[t]]
             for t in range(options):
-                branch[depth, t] = np.int64(scratch[t])
+                branch[depth, t] = np.int32(scratch[t])
             count_branch[depth] = options
             position[depth] = 0
         budget = allowed[0] - spent[depth]
