@@ -41,7 +41,7 @@ MAX_COVER_CELLS = 40_000_000
 # Levels step by the costs' common divisor, or by this share of the bound when that is larger.
 LEVEL_SHARE = 1e-5
 # A level that lists fewer sets than this was cheap: the next step is twice as large.
-CHEAP_LEVEL_COLUMNS = 2_000
+CHEAP_LEVEL_COLUMNS = 200
 SUBGRADIENT_ROUNDS = 600
 SUBGRADIENT_SHARE = 0.15
 # Subgradient rounds at the root of the cover search and at every other node.
