@@ -18,7 +18,8 @@ from benchmarks.gap import DATA_FOLDER, GapProblem, engine_instance, read_proble
 from optimizer.instance import COST_SCALE
 from optimizer.scenario import SolverSettings
 from optimizer.solve.candidates import nearest_candidates
-from optimizer.solve.lagrangian import applies, column_search
+from optimizer.errors import InfeasibleError
+from optimizer.solve.lagrangian import COVER_CHUNKS_PER_SECOND, _columns, _knapsack_data, applies, column_search
 from optimizer.solve.relaxation import solve_relaxation
 from optimizer.solve.strategy import COLUMN_BOUND, solve
 from optimizer.validator import check_plan
@@ -108,7 +109,8 @@ def test_levels_prove_valid_bounds():
             continue
         stepped += 1
         for chunks in range(1, result.levels + 2):
-            partial = column_search(instance, relaxation.duals.assignment, time.monotonic() + 30.0, work_chunks=chunks)
+            partial = column_search(instance, relaxation.duals.assignment, time.monotonic() + 30.0,
+                                    work_seconds=chunks / COVER_CHUNKS_PER_SECOND)
             assert partial.lower_bound <= optimum * COST_SCALE
             assert partial.objective is None or partial.objective >= optimum * COST_SCALE
             assert partial.proven == (partial.objective == optimum * COST_SCALE == partial.lower_bound)
@@ -142,8 +144,8 @@ def test_work_limit_is_repeatable():
     problem = read_problem(DATA_FOLDER / "instances" / "chu1997" / "c05100")
     instance = engine_instance(problem)
     multipliers = _duals(instance).duals.assignment
-    first = column_search(instance, multipliers, time.monotonic() + 60.0, work_chunks=3)
-    second = column_search(instance, multipliers, time.monotonic() + 60.0, work_chunks=3)
+    first = column_search(instance, multipliers, time.monotonic() + 60.0, work_seconds=0.5)
+    second = column_search(instance, multipliers, time.monotonic() + 60.0, work_seconds=0.5)
     assert (first.lower_bound, first.objective, first.levels, first.columns) == \
         (second.lower_bound, second.objective, second.levels, second.columns)
     # c05100's optimum is 1,931 (OR-Library); every bound the search proves stays at or below it.
@@ -159,3 +161,22 @@ def test_applies_only_to_capacity_rules():
     instance.max_moves = None
     instance.max_accounts = np.full(instance.rep_count, 4)
     assert applies(instance) == "account limits"
+
+
+def test_whole_accounts_that_cannot_pack():
+    # Three accounts of 4 hours and two reps of 6 hours: 12 hours fit 12 in total, but each rep takes one.
+    problem = GapProblem("three", np.array([[1, 2, 3], [3, 2, 1]]), np.full((2, 3), 4), np.array([6, 6]))
+    with pytest.raises(InfeasibleError) as caught:
+        solve(engine_instance(problem), SolverSettings(time_limit_s=10.0))
+    assert "12.0 hours against 12.0 hours of capacity" in caught.value.causes[0]
+    assert "0.0 hours are free" in caught.value.relaxations[0]
+
+
+def test_listing_stops_at_node_limit():
+    instance = engine_instance(read_problem(DATA_FOLDER / "instances" / "chu1997" / "d05100"))
+    cost, weight, capacity = _knapsack_data(instance)
+    multipliers = _duals(instance).duals.assignment
+    columns, reason, nodes = _columns(cost, weight, capacity, multipliers, 50.0, 1e-6, 10**6, 1_000)
+    assert columns is None
+    assert reason == "time or work limit"
+    assert nodes == 1_001

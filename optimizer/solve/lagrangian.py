@@ -49,6 +49,15 @@ ROOT_ROUNDS, NODE_ROUNDS = 10, 10
 # Column visits between two looks at the clock. A node is never split, so a chunk at a node with
 # many columns takes longer.
 WORK_CHUNK = 5_000_000
+# Work rates, rounded from generalized assignment types C and D on a 2 vCPU Intel Xeon, where they
+# ranged from 46 to 66 million listing nodes, 0.7 to 3.7 billion knapsack cells and 2.5 to 27 cover
+# chunks a second. They turn the clock into counted work in repeatable mode and cap each listing by
+# the time left.
+LIST_NODES_PER_SECOND = 45_000_000
+KNAPSACK_CELLS_PER_SECOND = 1_000_000_000
+COVER_CHUNKS_PER_SECOND = 15
+# Accounts held by the listed sets of one level, at 8 bytes each (about 480 MB).
+MAX_LISTED_ACCOUNTS = 60_000_000
 
 
 @dataclass
@@ -64,6 +73,7 @@ class ColumnSearchResult:
     columns: int                  # columns listed at the last level
     time_s: float
     infeasible: bool = False      # proven: no plan keeps every capacity
+    stop: str = ""                # why the search ended: "optimal", "no plan", or the limit it reached
 
 
 def applies(instance: Instance) -> str | None:
@@ -78,12 +88,13 @@ def applies(instance: Instance) -> str | None:
 
 
 def column_search(instance: Instance, multipliers: np.ndarray, deadline: float,
-                  work_chunks: float | None = None) -> ColumnSearchResult | None:
+                  work_seconds: float | None = None) -> ColumnSearchResult | None:
     """Search `instance` (see ``applies``) until `deadline`; None when its loads do not fit a knapsack table.
 
     `multipliers` (per account, integer cost units), such as the LP's assignment duals, start the
-    subgradient steps. With `work_chunks`, the search stops after that many chunks of WORK_CHUNK
-    column visits instead of at the deadline, so the same input gives the same result.
+    subgradient steps. With `work_seconds`, the search ignores the clock and stops once its work,
+    counted in knapsack cells, listing nodes and cover chunks at rates measured on a 2 vCPU machine,
+    adds up to that many seconds, so the same input gives the same result.
     """
     started = time.monotonic()
     data = _knapsack_data(instance)
@@ -91,30 +102,39 @@ def column_search(instance: Instance, multipliers: np.ndarray, deadline: float,
         return None
     cost, weight, capacity = data
     m, n = cost.shape
-    sub_deadline = math.inf if work_chunks is not None else started + SUBGRADIENT_SHARE * max(0.0, deadline - started)
-    bound, u = _subgradient(cost, weight, capacity, np.asarray(multipliers, dtype=float), sub_deadline)
-    chunks_left = [math.inf if work_chunks is None else work_chunks]
-    if work_chunks is not None:
-        deadline = math.inf
+    work = _Work(deadline, work_seconds)
+    result = ColumnSearchResult(0, None, None, False, -math.inf, 0, 0, 0.0)
+    eligible = weight <= capacity[:, None]
+    if not eligible.any(axis=0).all():
+        # An account that fits no rep: the pre-check reports it with numbers.
+        result.infeasible, result.stop = True, "an account fits no rep"
+        return result
+    bound, u = _subgradient(cost, weight, capacity, np.asarray(multipliers, dtype=float), work,
+                            started + SUBGRADIENT_SHARE * max(0.0, deadline - started))
+    # Float sums of many multipliers carry rounding error, so the bound is lowered by a relative margin.
+    tolerance = 1e-6 + 1e-9 * abs(bound)
     # Every plan costs a whole multiple of the costs' common divisor, so levels sit on those multiples.
     divisor = int(np.gcd.reduce(cost.ravel())) or 1
     step = max(divisor, divisor * math.ceil(abs(bound) * LEVEL_SHARE / divisor))
-    level_target = divisor * math.ceil(bound / divisor - 1e-9)
-    result = ColumnSearchResult(level_target, None, None, False, bound, 0, 0, 0.0)
-    # No plan costs more than every account at its dearest eligible rep: a level at that cost lists
-    # every account set, so finding no cover there proves that no plan exists.
-    eligible = weight <= capacity[:, None]
-    ceiling = int(np.where(eligible, cost, np.iinfo(np.int64).min).max(axis=0).sum())
+    level_target = divisor * math.ceil((bound - tolerance) / divisor)
+    result.lower_bound, result.lagrangian_bound = level_target, bound
+    # No plan costs more than every account at its dearest eligible rep. A level at that cost lists
+    # every account set that a plan can use, so finding no cover there proves that no plan exists.
+    ceiling = int(np.where(eligible, cost, 0).max(axis=0).sum())
+    ceiling = divisor * math.ceil(ceiling / divisor)
     limit = min(MAX_COLUMNS, MAX_COVER_CELLS // (m + 1))
-    while time.monotonic() < deadline and chunks_left[0] > 0:
+    result.stop = "time or work limit"
+    while work.left() > 0:
         slack = level_target - bound
-        columns = _columns(cost, weight, capacity, u, slack, limit)
+        columns, reason, nodes = _columns(cost, weight, capacity, u, slack, tolerance, limit, work.list_nodes())
+        work.spend_list(nodes)
         if columns is None:
-            logger.info("column search: more than %s columns within %.1f of the bound; stopped", limit, slack)
+            result.stop = reason
+            logger.info("column search: stopped at %s, within %.1f of the bound", reason, slack)
             break
         start, jobs, excess, rep = columns
         result.columns = len(excess)
-        cover, complete, nodes = _cover(start, jobs, excess, rep, m, n, divisor, slack, deadline, chunks_left)
+        cover, complete, nodes = _cover(start, jobs, excess, rep, m, n, divisor, slack + tolerance, work)
         if cover is not None:
             plan = np.empty(n, dtype=np.int64)
             for r in range(m):
@@ -124,7 +144,7 @@ def column_search(instance: Instance, multipliers: np.ndarray, deadline: float,
             result.rep_of, result.objective = plan, objective
             result.proven = complete or objective <= result.lower_bound
             if result.proven:
-                result.lower_bound = objective
+                result.lower_bound, result.stop = objective, "optimal"
             break
         if not complete:
             break
@@ -132,13 +152,48 @@ def column_search(instance: Instance, multipliers: np.ndarray, deadline: float,
         result.lower_bound = level_target + divisor
         logger.info("column search: no plan within %.1f of the bound (%d columns, %d nodes)", slack, len(excess), nodes)
         if level_target >= ceiling:
-            result.infeasible = True
+            result.infeasible, result.stop = True, "no plan"
             break
         if len(excess) < CHEAP_LEVEL_COLUMNS:
             step *= 2
-        level_target = min(level_target + step, divisor * math.ceil(ceiling / divisor))
+        level_target = min(level_target + step, ceiling)
     result.time_s = time.monotonic() - started
     return result
+
+
+class _Work:
+    """Budget of one search: the clock, or in repeatable mode estimated seconds of counted work."""
+
+    def __init__(self, deadline: float, seconds: float | None):
+        self.deadline = deadline
+        self.seconds = seconds
+
+    def left(self) -> float:
+        if self.seconds is not None:
+            return self.seconds
+        return self.deadline - time.monotonic()
+
+    def list_nodes(self) -> float:
+        return max(0.0, self.left()) * LIST_NODES_PER_SECOND
+
+    def spend_list(self, nodes: int) -> None:
+        self._spend(nodes / LIST_NODES_PER_SECOND)
+
+    def knapsack_rounds(self, cells: int) -> int:
+        """Return how many subgradient rounds of `cells` knapsack cells each the budget allows."""
+        if self.seconds is None:
+            return SUBGRADIENT_ROUNDS
+        return min(SUBGRADIENT_ROUNDS, int(SUBGRADIENT_SHARE * self.seconds * KNAPSACK_CELLS_PER_SECOND / cells))
+
+    def spend_rounds(self, rounds: int, cells: int) -> None:
+        self._spend(rounds * cells / KNAPSACK_CELLS_PER_SECOND)
+
+    def spend_chunk(self) -> None:
+        self._spend(1.0 / COVER_CHUNKS_PER_SECOND)
+
+    def _spend(self, seconds: float) -> None:
+        if self.seconds is not None:
+            self.seconds -= seconds
 
 
 def _knapsack_data(instance: Instance):
@@ -165,12 +220,19 @@ def _knapsack_data(instance: Instance):
     return cost, weight, capacity
 
 
-def _subgradient(cost, weight, capacity, u, deadline) -> tuple[float, np.ndarray]:
-    """Raise the Lagrangian bound from multipliers `u` by subgradient steps; return the best bound and u."""
+def _subgradient(cost, weight, capacity, u, work: _Work, deadline: float) -> tuple[float, np.ndarray]:
+    """Raise the Lagrangian bound from multipliers `u` by subgradient steps; return the best bound and u.
+
+    Stops at `deadline`, or in repeatable mode after the rounds the work budget allows.
+    """
     best_bound, best_u = -math.inf, u.copy()
     scale, stall = 1.0, 0
-    for _ in range(SUBGRADIENT_ROUNDS):
+    cells = int(cost.shape[1] * (capacity + 1).sum())
+    rounds = max(1, work.knapsack_rounds(cells))
+    done = 0
+    for _ in range(rounds):
         value, chosen = _knapsacks(cost - u[None, :], weight, capacity)
+        done += 1
         bound = float(u.sum() + value.sum())
         if bound > best_bound + 1e-9:
             best_bound, best_u, stall = bound, u.copy(), 0
@@ -180,10 +242,11 @@ def _subgradient(cost, weight, capacity, u, deadline) -> tuple[float, np.ndarray
                 scale, stall = scale / 2, 0
         direction = 1.0 - chosen.sum(axis=0)
         norm = float((direction * direction).sum())
-        if norm == 0 or scale < 1e-4 or time.monotonic() > deadline:
+        if norm == 0 or scale < 1e-4 or (work.seconds is None and time.monotonic() > deadline):
             break
         target = best_bound * 1.002 + 1.0
         u = u + scale * (target - bound) / norm * direction
+    work.spend_rounds(done, cells)
     return best_bound, best_u
 
 
@@ -215,22 +278,25 @@ def _knapsacks(reduced, weight, capacity):
     return value, chosen
 
 
-def _columns(cost, weight, capacity, u, slack, limit):
+def _columns(cost, weight, capacity, u, slack, tolerance, limit, node_limit):
     """List every rep's account sets within `slack` of its knapsack optimum, in CSR form.
 
-    Returns (start, accounts, excess, rep), where set q contains accounts[start[q]:start[q + 1]], or
-    None when there are more than `limit` sets.
+    Returns ((start, accounts, excess, rep), None, nodes), where set q contains
+    accounts[start[q]:start[q + 1]]. Returns (None, reason, nodes) when the sets exceed `limit`, their
+    accounts exceed MAX_LISTED_ACCOUNTS, or the listing needs more than `node_limit` nodes.
     """
     m, n = cost.shape
     starts, members, excess, reps = [], [], [], []
-    total, offset = 0, 0
+    total, offset, nodes = 0, 0, 0
     for r in range(m):
         gain = u - cost[r]
         order = np.argsort(-gain, kind="stable")
-        listed = _list_sets(gain[order], weight[r, order], int(capacity[r]), slack, limit - total)
-        if listed is None:
-            return None
-        start, positions, over = listed
+        start, positions, over, used = _list_sets(gain[order], weight[r, order], int(capacity[r]), slack, tolerance,
+                                                  limit - total, MAX_LISTED_ACCOUNTS - offset,
+                                                  max(0, int(min(node_limit - nodes, 2**62))))
+        nodes += used
+        if start is None:
+            return None, positions, nodes
         starts.append(start[:-1] + offset)
         members.append(order[positions])
         excess.append(over)
@@ -238,18 +304,24 @@ def _columns(cost, weight, capacity, u, slack, limit):
         total += len(over)
         offset += len(positions)
     start = np.concatenate(starts + [np.array([offset], dtype=np.int64)])
-    return start, np.concatenate(members), np.concatenate(excess), np.concatenate(reps)
+    return (start, np.concatenate(members), np.concatenate(excess), np.concatenate(reps)), None, nodes
 
 
-def _list_sets(gain, weight, size, slack, limit):
-    start, members, over, count = _list_sets_jit(gain, weight, size, slack, limit)
+def _list_sets(gain, weight, size, slack, tolerance, limit, member_limit, node_limit):
+    """Return (start, positions, excess, nodes) of one rep's sets, or (None, reason, None, nodes)."""
+    start, members, over, count, nodes = _list_sets_jit(gain, weight, size, slack, tolerance, limit, member_limit,
+                                                        node_limit)
     if count < 0:
-        return None
-    return start[:count + 1], members[:start[count]], over[:count]
+        return None, LIST_STOPS[-count - 1], None, nodes
+    return start[:count + 1], members[:start[count]], over[:count], nodes
+
+
+# Why a listing stopped, by its negative count: -1, -2, -3.
+LIST_STOPS = ("column limit", "account-cell limit", "time or work limit")
 
 
 @numba.njit(cache=True)
-def _list_sets_jit(gain, weight, size, slack, limit):
+def _list_sets_jit(gain, weight, size, slack, tolerance, limit, member_limit, node_limit):
     """List, depth first, every set with total gain >= optimum - slack, deciding items in the given order."""
     n = len(gain)
 
@@ -265,7 +337,7 @@ def _list_sets_jit(gain, weight, size, slack, limit):
     for k in range(n - 1, -1, -1):
         lightest[k] = min(lightest[k + 1], weight[k])
     optimum = best[0, size]
-    threshold = optimum - slack - 1e-7
+    threshold = optimum - slack - tolerance
 
     cap = 1024
     start = np.zeros(cap + 1, np.int64)
@@ -278,24 +350,32 @@ def _list_sets_jit(gain, weight, size, slack, limit):
     have = np.zeros(n + 1)
     room[0] = size
     k = 0
+    nodes = 0
     while k >= 0:
         if state[k] == 0:
+            nodes += 1
+            if nodes > node_limit:
+                return start, members, over, -3, nodes
             if have[k] + best[k, room[k]] < threshold:
                 k -= 1
                 continue
             # Emit when no later item can join: none fits, or each would cost more than the slack.
             if k == n or lightest[k] > room[k] or (gain[k] <= 0 and have[k] + gain[k] < threshold):
                 if count >= limit:
-                    return start, members, over, -1
+                    return start, members, over, -1, nodes
                 if count >= cap:
                     cap *= 2
                     start = _grown(start, cap + 1)
                     over = _grown_float(over, cap)
                 used = start[count]
+                # Writing the set out visits every decided item, which costs as much as nodes.
+                nodes += k
                 for d in range(k):
                     if inside[d]:
+                        if used >= member_limit:
+                            return start, members, over, -2, nodes
                         if used >= len(members):
-                            members = _grown(members, 2 * len(members))
+                            members = _grown(members, min(2 * len(members), member_limit))
                         members[used] = d
                         used += 1
                 start[count + 1] = used
@@ -320,7 +400,7 @@ def _list_sets_jit(gain, weight, size, slack, limit):
             k += 1
             continue
         k -= 1
-    return start, members, over, count
+    return start, members, over, count, nodes
 
 
 @numba.njit(cache=True)
@@ -337,16 +417,16 @@ def _grown_float(values, size):
     return out
 
 
-def _cover(start, jobs, excess, rep, m, n, divisor, slack, deadline, chunks_left):
-    """Find the cover of least total excess within `slack`; return (cover, complete, nodes).
+def _cover(start, jobs, excess, rep, m, n, divisor, allowed, work: _Work):
+    """Find the cover of least total excess up to `allowed`; return (cover, complete, nodes).
 
-    Stops early at `deadline` or when ``chunks_left[0]`` (decreased by one per chunk) runs out.
+    Stops early when the work budget runs out.
     """
-    state = _CoverState(start, jobs, excess, m, n, slack)
+    state = _CoverState(start, jobs, excess, m, n, allowed)
     while True:
         done = _cover_run(start, jobs, excess, rep, m, n, divisor, WORK_CHUNK, *state.arrays())
-        chunks_left[0] -= 1
-        if done or time.monotonic() > deadline or chunks_left[0] <= 0:
+        work.spend_chunk()
+        if done or work.left() <= 0:
             break
     nodes = int(state.scalars[1])
     cover = state.best.copy() if state.scalars[3] == 1 else None
@@ -356,7 +436,7 @@ def _cover(start, jobs, excess, rep, m, n, divisor, slack, deadline, chunks_left
 class _CoverState:
     """Arrays of one resumable cover search (each call of ``_cover_run`` goes on where the last stopped)."""
 
-    def __init__(self, start, jobs, excess, m, n, slack):
+    def __init__(self, start, jobs, excess, m, n, allowed):
         count = len(excess)
         self.alive = np.empty((m + 1, count), np.int32)
         self.count_alive = np.zeros(m + 1, np.int64)
@@ -371,7 +451,7 @@ class _CoverState:
         self.best = np.full(m, -1, np.int64)
         # depth, nodes, entering (1/0), found (1/0)
         self.scalars = np.array([0, 0, 1, 0], np.int64)
-        self.allowed = np.array([slack + 1e-6])
+        self.allowed = np.array([allowed])
 
     def arrays(self):
         return (self.alive, self.count_alive, self.branch, self.count_branch, self.position, self.chosen,

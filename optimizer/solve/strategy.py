@@ -52,11 +52,8 @@ REPAIR_SHARE_OF_TIME = 0.05
 # Share of the time left after the LP that the first CP-SAT search gets; groups of reps get the rest.
 FIRST_SEARCH_SHARE = 0.7
 GROUP_SEARCH_MAX_ACCOUNTS = 50_000
-# Share of the time limit for the exact column search (plans bound by capacity alone), and the work
-# chunks it gets per second of that share in repeatable mode. It ran 13.5 to 24.7 chunks a second on
-# generalized assignment types C and D (2 vCPU Intel Xeon).
+# Share of the time limit for the exact column search (plans bound by capacity alone).
 COLUMN_SEARCH_SHARE = 0.6
-COLUMN_WORK_PER_SECOND = 15
 
 
 
@@ -123,6 +120,8 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
         if lower_bound is None or cheapest > lower_bound:
             lower_bound, bound_source = cheapest, "each account at its cheapest eligible rep"
     column = _column_search(instance, relaxation, settings, started)
+    if column is not None and column.infeasible:
+        raise InfeasibleError(*_explain_capacity_infeasible(instance))
     if column is not None and (lower_bound is None or column.lower_bound > lower_bound):
         lower_bound, bound_source = column.lower_bound, COLUMN_BOUND
     _report(progress, instance, "search", started, None, lower_bound)
@@ -237,19 +236,32 @@ def _column_search(instance: Instance, relaxation: Relaxation, settings: SolverS
     if relaxation.status != "optimal" or relaxation.duals is None or column_search_applies(instance) is not None:
         return None
     budget = COLUMN_SEARCH_SHARE * settings.time_limit_s
-    work = budget * COLUMN_WORK_PER_SECOND if settings.repeatable else None
-    return column_search(instance, relaxation.duals.assignment, started + budget, work_chunks=work)
+    return column_search(instance, relaxation.duals.assignment, started + budget,
+                         work_seconds=budget if settings.repeatable else None)
 
 
 def _column_note(column: ColumnSearchResult) -> str:
     if column.proven:
-        outcome = "found this plan and proved it optimal"
-    elif column.rep_of is not None:
+        return f"column search: found this plan and proved it optimal in {column.time_s:.1f} s"
+    if column.rep_of is not None:
         outcome = "found a plan but did not finish proving it optimal"
+    elif column.levels:
+        outcome = f"proved that {column.levels} cost level(s) above the Lagrangian bound contain no plan"
     else:
-        outcome = f"proved {column.levels} cost level(s) above the Lagrangian bound hold no plan"
-    return (f"column search: {outcome} in {column.time_s:.1f} s ({column.columns:,} account sets at its last "
-            "level)")
+        outcome = "found no plan"
+    return f"column search: {outcome}, then stopped at its {column.stop} after {column.time_s:.1f} s"
+
+
+def _explain_capacity_infeasible(instance: Instance) -> tuple[list[str], list[str]]:
+    """Explain a capacity-only request that split accounts could meet but whole accounts cannot."""
+    hours = instance.workload.sum()
+    capacity = instance.capacity.sum()
+    causes = [f"no plan gives every account to one rep within capacity, although splitting accounts between reps "
+              f"would: the accounts need {hours:,.1f} hours against {capacity:,.1f} hours of capacity, but whole "
+              "accounts do not pack into the reps' hours (the column search tried every combination)"]
+    relaxations = [f"raise the capacity of the fullest reps or add a rep: {capacity - hours:,.1f} hours are free in "
+                   "total, in pieces too small for whole accounts"]
+    return causes, relaxations
 
 
 def _real_bound(instance: Instance, bound: float | None) -> float | None:
