@@ -31,7 +31,7 @@ def _duals(instance):
 
 
 def _brute_force(problem: GapProblem, allowed: np.ndarray) -> int | None:
-    """Least cost over every assignment that keeps capacity and `allowed` (reps x jobs), or None."""
+    """Return the minimum cost over every assignment that keeps capacity and `allowed` (reps x jobs), or None."""
     best = None
     for plan in itertools.product(range(problem.agents), repeat=problem.jobs):
         if not all(allowed[r, j] for j, r in enumerate(plan)):
