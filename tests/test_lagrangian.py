@@ -168,8 +168,20 @@ def test_whole_accounts_that_cannot_pack():
     problem = GapProblem("three", np.array([[1, 2, 3], [3, 2, 1]]), np.full((2, 3), 4), np.array([6, 6]))
     with pytest.raises(InfeasibleError) as caught:
         solve(engine_instance(problem), SolverSettings(time_limit_s=10.0))
-    assert "12.0 hours against 12.0 hours of capacity" in caught.value.causes[0]
-    assert "0.0 hours are free" in caught.value.relaxations[0]
+    assert "tried every combination of whole accounts" in caught.value.causes[0]
+    assert "the largest, job 0, needs 4.0 hours or more" in caught.value.relaxations[0]
+    assert "agent 0 6.0, agent 1 6.0 hours" in caught.value.relaxations[0]
+
+
+def test_account_that_fits_no_rep():
+    # Job 1 needs 6 hours at agent 0 (capacity 5) and 11 at agent 1 (capacity 10). The pre-check
+    # compares its smallest hours, 6, with the largest capacity, 10, so only the column search finds it.
+    problem = GapProblem("big", np.array([[1, 2], [2, 1]]), np.array([[1, 6], [1, 11]]), np.array([5, 10]))
+    with pytest.raises(InfeasibleError) as caught:
+        solve(engine_instance(problem), SolverSettings(time_limit_s=10.0))
+    assert caught.value.causes == ["account job 1 fits no rep that may take it: it needs more hours than each "
+                                   "such rep's capacity (hours needed of capacity: agent 0 6.0 of 5.0, agent 1 "
+                                   "11.0 of 10.0)"]
 
 
 def test_listing_stops_at_node_limit():

@@ -56,8 +56,9 @@ WORK_CHUNK = 5_000_000
 LIST_NODES_PER_SECOND = 45_000_000
 KNAPSACK_CELLS_PER_SECOND = 1_000_000_000
 COVER_CHUNKS_PER_SECOND = 15
-# Accounts held by the listed sets of one level, at 8 bytes each (about 480 MB).
-MAX_LISTED_ACCOUNTS = 60_000_000
+# Accounts held by the listed sets of one level, at 8 bytes each. Growing the buffer and gathering
+# the sets briefly hold two more copies, so a level peaks near 500 MB.
+MAX_LISTED_ACCOUNTS = 20_000_000
 
 
 @dataclass
@@ -92,9 +93,9 @@ def column_search(instance: Instance, multipliers: np.ndarray, deadline: float,
     """Search `instance` (see ``applies``) until `deadline`; None when its loads do not fit a knapsack table.
 
     `multipliers` (per account, integer cost units), such as the LP's assignment duals, start the
-    subgradient steps. With `work_seconds`, the search ignores the clock and stops once its work,
-    counted in knapsack cells, listing nodes and cover chunks at rates measured on a 2 vCPU machine,
-    adds up to that many seconds, so the same input gives the same result.
+    subgradient steps. With `work_seconds`, the search ignores the clock, so the same input gives the
+    same result. It counts its work in knapsack cells, listing nodes and cover chunks, converts them
+    to seconds at rates measured on a 2 vCPU machine, and stops at that many seconds.
     """
     started = time.monotonic()
     data = _knapsack_data(instance)
@@ -111,8 +112,9 @@ def column_search(instance: Instance, multipliers: np.ndarray, deadline: float,
         return result
     bound, u = _subgradient(cost, weight, capacity, np.asarray(multipliers, dtype=float), work,
                             started + SUBGRADIENT_SHARE * max(0.0, deadline - started))
-    # Float sums of many multipliers carry rounding error, so the bound is lowered by a relative margin.
-    tolerance = 1e-6 + 1e-9 * abs(bound)
+    # Float sums of many multipliers carry rounding error, so the bound is lowered by a margin relative
+    # to the size of the multipliers and of the bound.
+    tolerance = 1e-6 + 1e-9 * (abs(bound) + float(np.abs(u).sum()))
     # Every plan costs a whole multiple of the costs' common divisor, so levels sit on those multiples.
     divisor = int(np.gcd.reduce(cost.ravel())) or 1
     step = max(divisor, divisor * math.ceil(abs(bound) * LEVEL_SHARE / divisor))

@@ -138,7 +138,9 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
         # came after more than 70 % of the time.
         share = FIRST_SEARCH_SHARE if instance.account_count <= GROUP_SEARCH_MAX_ACCOUNTS else 1.0
         search_deadline = time.monotonic() + share * (deadline - time.monotonic())
-        work = settings.time_limit_s * WORK_PER_SECOND if settings.repeatable else None
+        # After a column search, the stages below have the rest of the time, so they get that share of work.
+        searched = 1.0 - COLUMN_SEARCH_SHARE if column is not None else 1.0
+        work = settings.time_limit_s * searched * WORK_PER_SECOND if settings.repeatable else None
         result, search_pairs = _widening_search(instance, relaxation, rounded, fallback, settings, search_deadline,
                                                 _with_bound(progress, instance, lower_bound, started), lagrangian,
                                                 None if work is None else work * share)
@@ -253,14 +255,30 @@ def _column_note(column: ColumnSearchResult) -> str:
 
 
 def _explain_capacity_infeasible(instance: Instance) -> tuple[list[str], list[str]]:
-    """Explain a capacity-only request that split accounts could meet but whole accounts cannot."""
-    hours = instance.workload.sum()
-    capacity = instance.capacity.sum()
-    causes = [f"no plan gives every account to one rep within capacity, although splitting accounts between reps "
-              f"would: the accounts need {hours:,.1f} hours against {capacity:,.1f} hours of capacity, but whole "
-              "accounts do not pack into the reps' hours (the column search tried every combination)"]
-    relaxations = [f"raise the capacity of the fullest reps or add a rep: {capacity - hours:,.1f} hours are free in "
-                   "total, in pieces too small for whole accounts"]
+    """Explain a capacity-only request that whole accounts cannot meet, naming the largest accounts."""
+    accounts = np.arange(instance.account_count)
+    allowed = instance.eligible_matrix(accounts)
+    hours = np.stack([instance.pair_load(accounts, np.full(len(accounts), r)) for r in range(instance.rep_count)],
+                     axis=1)
+    fits = allowed & (hours <= instance.capacity[None, :] + 1e-9)
+    homeless = np.flatnonzero(~fits.any(axis=1))
+    if homeless.size:
+        a = int(homeless[0])
+        reps = np.flatnonzero(allowed[a])
+        need = ", ".join(f"{instance.rep_ids[r]} {hours[a, r]:,.1f} of {instance.capacity[r]:,.1f}" for r in reps[:5])
+        causes = [f"account {instance.account_ids[a]} fits no rep that may take it: it needs more hours than each "
+                  f"such rep's capacity (hours needed of capacity: {need})"
+                  + (f", and {homeless.size - 1} more account(s) likewise" if homeless.size > 1 else "")]
+        return causes, [f"raise the capacity of a rep that may take {instance.account_ids[a]}, or let another rep "
+                        "take it"]
+    largest = int(np.argmax(np.where(allowed, hours, 0).max(axis=1)))
+    reps = np.flatnonzero(allowed[largest])
+    room = ", ".join(f"{instance.rep_ids[r]} {instance.capacity[r]:,.1f}" for r in reps[:5])
+    causes = ["no plan gives each account to a single rep within every rep's capacity and skills, although "
+              "splitting accounts between reps would: the column search tried every combination of whole accounts"]
+    relaxations = [f"raise the capacity of the reps that may take the largest accounts: the largest, "
+                   f"{instance.account_ids[largest]}, needs {hours[largest, reps].min():,.1f} hours or more, and "
+                   f"the reps that may take it have {room} hours", "or let more reps take the largest accounts"]
     return causes, relaxations
 
 
