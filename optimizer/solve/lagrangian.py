@@ -44,8 +44,8 @@ LEVEL_SHARE = 1e-5
 CHEAP_LEVEL_COLUMNS = 200
 SUBGRADIENT_ROUNDS = 600
 SUBGRADIENT_SHARE = 0.15
-# Subgradient rounds at the root of the cover search and at every other node.
-ROOT_ROUNDS, NODE_ROUNDS = 10, 10
+# Subgradient rounds at each node of the cover search.
+NODE_ROUNDS = 10
 # Column visits between two looks at the clock. A node is never split, so a chunk at a node with
 # many columns takes longer.
 WORK_CHUNK = 5_000_000
@@ -368,7 +368,7 @@ def _list_sets_jit(gain, weight, size, slack, tolerance, limit, member_limit, no
                 if count >= cap:
                     cap *= 2
                     start = _grown(start, cap + 1)
-                    over = _grown_float(over, cap)
+                    over = _grown(over, cap)
                 used = start[count]
                 # Writing the set out visits every decided item, which costs as much as nodes.
                 nodes += k
@@ -407,16 +407,11 @@ def _list_sets_jit(gain, weight, size, slack, tolerance, limit, member_limit, no
 
 @numba.njit(cache=True)
 def _grown(values, size):
+    """Return a copy of `values` zero-padded to `size` entries."""
     out = np.zeros(size, values.dtype)
     out[:len(values)] = values
     return out
 
-
-@numba.njit(cache=True)
-def _grown_float(values, size):
-    out = np.zeros(size)
-    out[:len(values)] = values
-    return out
 
 
 def _cover(start, jobs, excess, rep, m, n, divisor, allowed, work: _Work):
@@ -479,7 +474,7 @@ def _cover_run(start, jobs, excess, rep, m, n, divisor, chunk, alive, count_aliv
     low_best = np.zeros(m)
     pick = np.zeros(m, np.int64)
     direction = np.zeros(n)
-    kept_duals = np.zeros(n)
+    best_duals = np.zeros(n)
     job_count = np.zeros(n, np.int64)
     rep_count = np.zeros(m, np.int64)
     scratch = np.empty(len(excess))
@@ -507,7 +502,7 @@ def _cover_run(start, jobs, excess, rep, m, n, divisor, chunk, alive, count_aliv
                 _undo(depth, chosen, start, jobs, rep, covered, used)
                 continue
             # The columns still possible: no account covered twice, rep unused, excess within budget.
-            kept = 0
+            alive_count = 0
             source = depth - 1 if depth > 0 else 0
             total = count_alive[source] if depth > 0 else len(excess)
             for index in range(total):
@@ -520,22 +515,22 @@ def _cover_run(start, jobs, excess, rep, m, n, divisor, chunk, alive, count_aliv
                         clash = True
                         break
                 if not clash:
-                    alive[depth, kept] = q
-                    kept += 1
-            count_alive[depth] = kept
-            work += total + kept * (ROOT_ROUNDS if depth == 0 else NODE_ROUNDS)
+                    alive[depth, alive_count] = q
+                    alive_count += 1
+            count_alive[depth] = alive_count
+            work += total + alive_count * NODE_ROUNDS
             # Lagrangian bound on the rest: one column per unused rep, each uncovered account priced.
             for j in range(n):
                 duals[depth, j] = duals[depth - 1, j] if depth > 0 else 0.0
             scale = 1.0
             best_bound = -1e18
             pruned = False
-            rounds = ROOT_ROUNDS if depth == 0 else NODE_ROUNDS
+            rounds = NODE_ROUNDS
             for _ in range(rounds):
                 for r in range(m):
                     low[r] = 1e18
                     pick[r] = -1
-                for index in range(kept):
+                for index in range(alive_count):
                     q = alive[depth, index]
                     value = excess[q]
                     for t in range(start[q], start[q + 1]):
@@ -555,7 +550,7 @@ def _cover_run(start, jobs, excess, rep, m, n, divisor, chunk, alive, count_aliv
                     for r in range(m):
                         low_best[r] = low[r]
                     for j in range(n):
-                        kept_duals[j] = duals[depth, j]
+                        best_duals[j] = duals[depth, j]
                 if bound > budget:
                     pruned = True
                     break
@@ -580,9 +575,9 @@ def _cover_run(start, jobs, excess, rep, m, n, divisor, chunk, alive, count_aliv
                 _undo(depth, chosen, start, jobs, rep, covered, used)
                 continue
             for j in range(n):
-                duals[depth, j] = kept_duals[j]
+                duals[depth, j] = best_duals[j]
             # Drop columns that cannot be part of a cover within budget, then count each item's options.
-            kept = 0
+            alive_count = 0
             for r in range(m):
                 rep_count[r] = 0
             for j in range(n):
@@ -591,14 +586,14 @@ def _cover_run(start, jobs, excess, rep, m, n, divisor, chunk, alive, count_aliv
                 q = alive[depth, index]
                 value = excess[q]
                 for t in range(start[q], start[q + 1]):
-                    value -= kept_duals[jobs[t]]
+                    value -= best_duals[jobs[t]]
                 if best_bound - low_best[rep[q]] + value <= budget:
-                    alive[depth, kept] = q
-                    kept += 1
+                    alive[depth, alive_count] = q
+                    alive_count += 1
                     rep_count[rep[q]] += 1
                     for t in range(start[q], start[q + 1]):
                         job_count[jobs[t]] += 1
-            count_alive[depth] = kept
+            count_alive[depth] = alive_count
             item, fewest, dead = -1, 1 << 60, False
             for r in range(m):
                 if not used[r]:
@@ -621,7 +616,7 @@ def _cover_run(start, jobs, excess, rep, m, n, divisor, chunk, alive, count_aliv
                 continue
             # Branch on the item with the fewest options, cheapest reduced excess first.
             options = 0
-            for index in range(kept):
+            for index in range(alive_count):
                 q = alive[depth, index]
                 hit = False
                 if item >= n:
@@ -634,7 +629,7 @@ def _cover_run(start, jobs, excess, rep, m, n, divisor, chunk, alive, count_aliv
                 if hit:
                     value = excess[q]
                     for t in range(start[q], start[q + 1]):
-                        value -= kept_duals[jobs[t]]
+                        value -= best_duals[jobs[t]]
                     branch[depth, options] = q
                     scratch[options] = value
                     options += 1
