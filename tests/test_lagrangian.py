@@ -1,7 +1,7 @@
 """The exact column search for plans bound by capacity alone (optimizer/solve/lagrangian.py).
 
-Small random instances are checked against the optimum found by trying every assignment; the
-Cattrysse instances against their published optima.
+Small random instances are checked against the optimum found by trying every assignment. The
+Cattrysse instances are checked against their published optima.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from optimizer.solve.strategy import COLUMN_BOUND, solve
 from optimizer.validator import check_plan
 
 
-def _duals(instance):
-    relaxation = solve_relaxation(instance, nearest_candidates(instance, instance.rep_count), 10.0)
-    return relaxation
+def _relaxation(instance):
+    """Return the LP relaxation over every pair; its assignment duals start the column search."""
+    return solve_relaxation(instance, nearest_candidates(instance, instance.rep_count), 10.0)
 
 
 def _brute_force(problem: GapProblem, allowed: np.ndarray) -> int | None:
@@ -69,7 +69,7 @@ def test_search_proves_brute_force_optimum(case):
     allowed = instance.eligible_matrix(np.arange(problem.jobs)).T
     optimum = _brute_force(problem, allowed)
     assume(optimum is not None)
-    relaxation = _duals(instance)
+    relaxation = _relaxation(instance)
     assume(relaxation.status == "optimal")
 
     result = column_search(instance, relaxation.duals.assignment, time.monotonic() + 30.0)
@@ -95,7 +95,7 @@ def test_levels_prove_valid_bounds():
         problem = GapProblem("seeded", rng.integers(0, 21, (agents, jobs)), rng.integers(1, 10, (agents, jobs)),
                              rng.integers(6, 16, agents))
         instance = engine_instance(problem)
-        relaxation = _duals(instance)
+        relaxation = _relaxation(instance)
         if relaxation.status != "optimal":
             continue
         result = column_search(instance, relaxation.duals.assignment, time.monotonic() + 30.0)
@@ -115,7 +115,7 @@ def test_levels_prove_valid_bounds():
             assert partial.objective is None or partial.objective >= optimum * COST_SCALE
             assert partial.proven == (partial.objective == optimum * COST_SCALE == partial.lower_bound)
             assert not partial.infeasible
-    # Counted with this seed: 18 instances need at least one level and 27 have no plan.
+    # Among these instances, 18 need at least one level and 27 have no plan.
     assert (stepped, infeasible) == (18, 27)
 
 
@@ -123,7 +123,7 @@ def test_two_jobs_one_per_agent():
     # Two jobs of 5 units each and two agents of capacity 6, so each agent takes one job.
     problem = GapProblem("two", np.array([[1, 9], [9, 1]]), np.array([[5, 5], [5, 5]]), np.array([6, 6]))
     instance = engine_instance(problem)
-    relaxation = _duals(instance)
+    relaxation = _relaxation(instance)
     result = column_search(instance, relaxation.duals.assignment, time.monotonic() + 10.0)
     assert result.proven and result.objective == 2 * COST_SCALE
     assert list(result.rep_of) == [0, 1]
@@ -143,7 +143,7 @@ def test_engine_proves_cattrysse_optimum(name, optimum):
 def test_work_limit_is_repeatable():
     problem = read_problem(DATA_FOLDER / "instances" / "chu1997" / "c05100")
     instance = engine_instance(problem)
-    multipliers = _duals(instance).duals.assignment
+    multipliers = _relaxation(instance).duals.assignment
     first = column_search(instance, multipliers, time.monotonic() + 60.0, work_seconds=0.5)
     second = column_search(instance, multipliers, time.monotonic() + 60.0, work_seconds=0.5)
     assert (first.lower_bound, first.objective, first.levels, first.columns) == \
@@ -187,7 +187,7 @@ def test_account_that_fits_no_rep():
 def test_listing_stops_at_node_limit():
     instance = engine_instance(read_problem(DATA_FOLDER / "instances" / "chu1997" / "d05100"))
     cost, weight, capacity = _knapsack_data(instance)
-    multipliers = _duals(instance).duals.assignment
+    multipliers = _relaxation(instance).duals.assignment
     columns, reason, nodes = _columns(cost, weight, capacity, multipliers, 50.0, 1e-6, 10**6, 1_000)
     assert columns is None
     assert reason == "time or work limit"
