@@ -5,22 +5,30 @@ limit), the plan is a generalized assignment problem. Relaxing "each account to 
 a multiplier per account leaves one 0/1 knapsack per rep, and the sum of their optima plus the
 multipliers is a lower bound (the Lagrangian bound), often well above the LP's.
 
-A plan's cost equals that bound plus, for each rep, the excess of its account set over its own
-knapsack optimum (all in multiplier-adjusted costs). A plan costing at most bound + T therefore uses
-only account sets whose excess is at most T. ``column_search`` lists every such set for each rep,
-then picks one set per rep that covers every account once at the least total excess, by depth-first
-search with a Lagrangian bound at every node. It raises T level by level: a level with no cover
-proves that every plan costs more than bound + T; the first cover found is an optimal plan.
+``column_search`` raises a cost level from that bound and decides, level by level, whether some
+plan costs at most the level. A level with no plan raises the proven bound past it; the cheapest
+plan within the first level that contains one is optimal. Two methods answer the question, and on
+the clock they run side by side, in two threads, until one settles it:
 
-The listing grows quickly with T and with the accounts per rep, so the search stops at a column
-budget or at its deadline and reports the bound it proved.
+- listing: a plan's cost equals the bound plus, for each rep, the excess of its account set over its
+  own knapsack optimum (in multiplier-adjusted costs), so a plan within bound + T uses only sets
+  whose excess is at most T. It lists every such set for each rep, then picks one set per rep that
+  covers every account once, by depth-first search with a Lagrangian bound at every node. Fast while
+  the sets are few; their number grows quickly with T and with the accounts per rep.
+- fixing: depth-first branch and bound on account-rep pairs, with the Lagrangian bound recomputed at
+  every node and pairs dropped or fixed by the bound with each forced in or out. Its memory does not
+  grow with T, so it goes on where the listing runs out of room.
+
+The search stops at its deadline or work budget and reports the bound it proved.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numba
@@ -56,6 +64,10 @@ WORK_CHUNK = 5_000_000
 LIST_NODES_PER_SECOND = 45_000_000
 KNAPSACK_CELLS_PER_SECOND = 1_000_000_000
 COVER_CHUNKS_PER_SECOND = 15
+# A fixing level that took fewer nodes than this was cheap: the next step is twice as large.
+CHEAP_LEVEL_NODES = 10
+# The two ways to search a level (see ``column_search``).
+METHODS = ("fixing", "listing")
 # Accounts held by the listed sets of one level, at 8 bytes each. Growing the buffer and gathering
 # the sets briefly hold two more copies, so a level peaks near 500 MB.
 MAX_LISTED_ACCOUNTS = 20_000_000
@@ -74,7 +86,7 @@ class ColumnSearchResult:
     columns: int                  # columns listed at the last level
     time_s: float
     infeasible: bool = False      # proven: no plan keeps every capacity
-    stop: str = ""                # why the search ended: "optimal", "no plan", or the limit it reached
+    stop: str = ""                # why it ended: "optimal", "no plan", or each method's limit
 
 
 def applies(instance: Instance) -> str | None:
@@ -89,13 +101,16 @@ def applies(instance: Instance) -> str | None:
 
 
 def column_search(instance: Instance, multipliers: np.ndarray, deadline: float,
-                  work_seconds: float | None = None) -> ColumnSearchResult | None:
+                  work_seconds: float | None = None, methods: tuple[str, ...] = METHODS) -> ColumnSearchResult | None:
     """Search `instance` (see ``applies``) until `deadline`; None when its loads do not fit a knapsack table.
 
     `multipliers` (per account, integer cost units), such as the LP's assignment duals, start the
-    subgradient steps. With `work_seconds`, the search ignores the clock, so the same input gives the
-    same result. It counts its work in knapsack cells, listing nodes and cover chunks, converts them
-    to seconds at rates measured on a 2 vCPU machine, and stops at that many seconds.
+    subgradient steps. Both `methods` raise the same levels: "listing" lists each rep's sets and
+    covers them, "fixing" branches on pairs with variable fixing. On the clock they run side by side
+    in two threads until either settles the question. With `work_seconds`, the search ignores the
+    clock, so the same input gives the same result. It then counts its work in knapsack cells,
+    listing nodes and cover chunks, converted to seconds at rates measured on a 2 vCPU machine. The
+    methods run one after the other, each with an equal share of the work the root step left.
     """
     started = time.monotonic()
     data = _knapsack_data(instance)
@@ -118,59 +133,201 @@ def column_search(instance: Instance, multipliers: np.ndarray, deadline: float,
     # Every plan costs a whole multiple of the costs' common divisor, so levels sit on those multiples.
     divisor = int(np.gcd.reduce(cost.ravel())) or 1
     step = max(divisor, divisor * math.ceil(abs(bound) * LEVEL_SHARE / divisor))
-    level_target = divisor * math.ceil((bound - tolerance) / divisor)
-    result.lower_bound, result.lagrangian_bound = level_target, bound
-    # No plan costs more than every account at its dearest eligible rep. A level at that cost lists
-    # every account set that a plan can use, so finding no cover there proves that no plan exists.
+    first_level = divisor * math.ceil((bound - tolerance) / divisor)
+    # No plan costs more than every account at its dearest eligible rep. A level at that cost
+    # contains every plan, so finding none there proves that no plan exists.
     ceiling = int(np.where(eligible, cost, 0).max(axis=0).sum())
     ceiling = divisor * math.ceil(ceiling / divisor)
+    levels = _Levels(cost, weight, capacity, u, bound, tolerance, divisor, first_level, step, ceiling)
+    result.lower_bound, result.lagrangian_bound = first_level, bound
+    runs = [(_METHOD_RUNS[name], name) for name in methods]
+    if work.seconds is not None or len(runs) == 1:
+        outcomes = []
+        for index, (run, _) in enumerate(runs):
+            share = None if work.seconds is None else max(0.0, work.seconds) / (len(runs) - index)
+            own = _Work(deadline, share)
+            outcomes.append(run(levels, own))
+            if work.seconds is not None:
+                work.seconds -= share - max(0.0, own.seconds)
+            if outcomes[-1].settled:
+                break
+    else:
+        settled = threading.Event()
+        with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+            futures = [pool.submit(_settling, run, levels, _Work(deadline, None, settled), settled) for run, _ in runs]
+            outcomes = [future.result() for future in futures]
+    _combine(result, outcomes, [name for _, name in runs][:len(outcomes)])
+    result.time_s = time.monotonic() - started
+    return result
+
+
+@dataclass
+class _Levels:
+    """Input shared by both methods: the knapsack data, the root multipliers and bound, and the level steps."""
+
+    cost: np.ndarray
+    weight: np.ndarray
+    capacity: np.ndarray
+    u: np.ndarray
+    bound: float
+    tolerance: float
+    divisor: int
+    first: int
+    step: int
+    ceiling: int
+
+
+@dataclass
+class _Outcome:
+    """Result of one method: every plan costs at least ``lower_bound``; its plan is optimal when ``proven``."""
+
+    lower_bound: int
+    rep_of: np.ndarray | None = None
+    objective: int | None = None
+    proven: bool = False
+    infeasible: bool = False
+    levels: int = 0
+    columns: int = 0
+    stop: str = "time or work limit"
+
+    @property
+    def settled(self) -> bool:
+        return self.proven or self.infeasible
+
+    def found(self, levels: _Levels, plan: np.ndarray, complete: bool) -> None:
+        """Record `plan`, optimal when the search of its level was `complete`."""
+        self.rep_of = plan
+        self.objective = int(levels.cost[plan, np.arange(len(plan))].sum())
+        self.proven = complete or self.objective <= self.lower_bound
+        if self.proven:
+            self.lower_bound, self.stop = self.objective, "optimal"
+
+
+def _settling(run, levels: _Levels, work: _Work, settled: threading.Event) -> _Outcome:
+    """Run one method; once it settles the question (or fails), tell the other to stop."""
+    try:
+        outcome = run(levels, work)
+    except BaseException:
+        settled.set()
+        raise
+    if outcome.settled:
+        settled.set()
+    return outcome
+
+
+def _combine(result: ColumnSearchResult, outcomes: list[_Outcome], names: list[str]) -> None:
+    """Fill `result` from the methods' outcomes: the best bound, and the proven or cheapest plan."""
+    result.lower_bound = max([result.lower_bound] + [o.lower_bound for o in outcomes])
+    result.levels = max(o.levels for o in outcomes)
+    result.columns = max(o.columns for o in outcomes)
+    result.infeasible = any(o.infeasible for o in outcomes)
+    plans = [o for o in outcomes if o.rep_of is not None]
+    if plans:
+        chosen = min(plans, key=lambda o: (not o.proven, o.objective))
+        result.rep_of, result.objective = chosen.rep_of, chosen.objective
+        result.proven = chosen.proven or chosen.objective <= result.lower_bound
+        if result.proven:
+            result.lower_bound = chosen.objective
+    if result.proven:
+        result.stop = "optimal"
+    elif result.infeasible:
+        result.stop = "no plan"
+    else:
+        result.stop = "; ".join(f"{name}: {o.stop}" for name, o in zip(names, outcomes, strict=True))
+    logger.info("column search: bound %d, plan %s, %s", result.lower_bound, result.objective, result.stop)
+
+
+def _listing_levels(levels: _Levels, work: _Work) -> _Outcome:
+    """Raise the level, listing each rep's sets within it and searching them for a cover."""
+    cost, weight, capacity, u = levels.cost, levels.weight, levels.capacity, levels.u
+    m, n = cost.shape
+    outcome = _Outcome(levels.first)
     limit = min(MAX_COLUMNS, MAX_COVER_CELLS // (m + 1))
-    result.stop = "time or work limit"
+    level_target, step = levels.first, levels.step
     while work.left() > 0:
-        slack = level_target - bound
-        columns, reason, nodes = _columns(cost, weight, capacity, u, slack, tolerance, limit, work.list_nodes())
+        slack = level_target - levels.bound
+        columns, reason, nodes = _columns(cost, weight, capacity, u, slack, levels.tolerance, limit,
+                                          work.list_nodes())
         work.spend_list(nodes)
         if columns is None:
-            result.stop = reason
-            logger.info("column search: stopped at %s, within %.1f of the bound", reason, slack)
+            outcome.stop = reason
+            logger.info("listing: stopped at %s, within %.1f of the bound", reason, slack)
             break
         start, jobs, excess, rep = columns
-        result.columns = len(excess)
-        cover, complete, nodes = _cover(start, jobs, excess, rep, m, n, divisor, slack + tolerance, work)
+        outcome.columns = len(excess)
+        cover, complete, nodes = _cover(start, jobs, excess, rep, m, n, levels.divisor, slack + levels.tolerance,
+                                        work)
         if cover is not None:
             plan = np.empty(n, dtype=np.int64)
             for r in range(m):
                 q = cover[r]
                 plan[jobs[start[q]:start[q + 1]]] = r
-            objective = int(cost[plan, np.arange(n)].sum())
-            result.rep_of, result.objective = plan, objective
-            result.proven = complete or objective <= result.lower_bound
-            if result.proven:
-                result.lower_bound, result.stop = objective, "optimal"
+            outcome.found(levels, plan, complete)
             break
         if not complete:
             break
-        result.levels += 1
-        result.lower_bound = level_target + divisor
-        logger.info("column search: no plan within %.1f of the bound (%d columns, %d nodes)", slack, len(excess), nodes)
-        if level_target >= ceiling:
-            result.infeasible, result.stop = True, "no plan"
+        outcome.levels += 1
+        outcome.lower_bound = level_target + levels.divisor
+        logger.info("listing: no plan within %.1f of the bound (%d columns, %d nodes)", slack, len(excess), nodes)
+        if level_target >= levels.ceiling:
+            outcome.infeasible, outcome.stop = True, "no plan"
             break
         if len(excess) < CHEAP_LEVEL_COLUMNS:
             step *= 2
-        level_target = min(level_target + step, ceiling)
-    result.time_s = time.monotonic() - started
-    return result
+        level_target = min(level_target + step, levels.ceiling)
+    return outcome
+
+
+def _fixing_levels(levels: _Levels, work: _Work) -> _Outcome:
+    """Raise the level, searching each by branch and bound with variable fixing."""
+    cost, weight, capacity = levels.cost, levels.weight, levels.capacity
+    m, n = cost.shape
+    outcome = _Outcome(levels.first)
+    if not _FixingState.fits(m, n):
+        outcome.stop = "memory limit"
+        return outcome
+    level_target, step = levels.first, levels.step
+    while work.left() > 0:
+        state = _FixingState(weight, capacity, levels.u)
+        state.target[0] = level_target
+        while True:
+            complete = _fixing_run(cost, weight, levels.divisor, levels.tolerance, FIXING_ROUNDS, work.fixing_chunk(),
+                                   *state.arrays())
+            work.spend_cells(int(state.scalars[4]))
+            if complete or work.left() <= 0:
+                break
+        nodes = int(state.scalars[1])
+        if state.scalars[3] == 1:
+            outcome.found(levels, state.best.copy(), complete)
+            break
+        if not complete:
+            break
+        outcome.levels += 1
+        outcome.lower_bound = level_target + levels.divisor
+        logger.info("fixing: no plan within %.1f of the bound (%d nodes)", level_target - levels.bound, nodes)
+        if level_target >= levels.ceiling:
+            outcome.infeasible, outcome.stop = True, "no plan"
+            break
+        if nodes < CHEAP_LEVEL_NODES:
+            step *= 2
+        level_target = min(level_target + step, levels.ceiling)
+    return outcome
+
+
+_METHOD_RUNS = {"fixing": _fixing_levels, "listing": _listing_levels}
 
 
 class _Work:
     """Budget of one search: the clock, or in repeatable mode estimated seconds of counted work."""
 
-    def __init__(self, deadline: float, seconds: float | None):
+    def __init__(self, deadline: float, seconds: float | None, settled: threading.Event | None = None):
         self.deadline = deadline
         self.seconds = seconds
+        self.settled = settled
 
     def left(self) -> float:
+        if self.settled is not None and self.settled.is_set():
+            return 0.0
         if self.seconds is not None:
             return self.seconds
         return self.deadline - time.monotonic()
@@ -189,6 +346,15 @@ class _Work:
 
     def spend_rounds(self, rounds: int, cells: int) -> None:
         self._spend(rounds * cells / KNAPSACK_CELLS_PER_SECOND)
+
+    def fixing_chunk(self) -> int:
+        """Return the knapsack cells the next call of the branch and bound may spend."""
+        if self.seconds is None:
+            return FIXING_CHUNK_CELLS
+        return max(1, min(FIXING_CHUNK_CELLS, int(self.seconds * FIXING_CELLS_PER_SECOND)))
+
+    def spend_cells(self, cells: int) -> None:
+        self._spend(cells / FIXING_CELLS_PER_SECOND)
 
     def spend_chunk(self) -> None:
         self._spend(1.0 / COVER_CHUNKS_PER_SECOND)
@@ -252,7 +418,7 @@ def _subgradient(cost, weight, capacity, u, work: _Work, deadline: float) -> tup
     return best_bound, best_u
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _knapsacks(reduced, weight, capacity):
     """For each rep, the account set of least reduced cost within its capacity: (values, chosen)."""
     m, n = reduced.shape
@@ -322,7 +488,7 @@ def _list_sets(gain, weight, size, slack, tolerance, limit, member_limit, node_l
 LIST_STOPS = ("column limit", "account-cell limit", "time or work limit")
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _list_sets_jit(gain, weight, size, slack, tolerance, limit, member_limit, node_limit):
     """List, depth first, every set with total gain >= optimum - slack, deciding items in the given order."""
     n = len(gain)
@@ -405,7 +571,7 @@ def _list_sets_jit(gain, weight, size, slack, tolerance, limit, member_limit, no
     return start, members, over, count, nodes
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _grown(values, size):
     """Return a copy of `values` zero-padded to `size` entries."""
     out = np.zeros(size, values.dtype)
@@ -455,7 +621,7 @@ class _CoverState:
                 self.spent, self.covered, self.used, self.duals, self.best, self.scalars, self.allowed)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _undo(depth, chosen, start, jobs, rep, covered, used):
     if depth >= 0:
         q = chosen[depth]
@@ -464,7 +630,7 @@ def _undo(depth, chosen, start, jobs, rep, covered, used):
         used[rep[q]] = False
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _cover_run(start, jobs, excess, rep, m, n, divisor, chunk, alive, count_alive, branch, count_branch, position,
                chosen, spent, covered, used, duals, best, scalars, allowed):
     """Run up to `chunk` nodes of the cover search; return True once it is complete."""
@@ -661,3 +827,323 @@ def _cover_run(start, jobs, excess, rep, m, n, divisor, chunk, alive, count_aliv
         entering = 1
     scalars[0], scalars[1], scalars[2] = depth, nodes, entering
     return True
+
+
+# Branch and bound with variable fixing ------------------------------------------------------------
+#
+# The second search works on account-rep pairs instead of listed sets. It decides, level by level,
+# whether a plan costs at most the level. At each node it raises the Lagrangian bound by a few
+# subgradient rounds, from the parent's multipliers, over the accounts not yet placed. Forcing a pair
+# into its rep's knapsack, or out of it, costs at least the change in that knapsack's optimum, read
+# from one table of the items before each item and one of the items after it. A pair whose forced
+# bound exceeds the level is dropped; an account whose only other choices all exceed it is placed.
+# The search then branches on the unplaced account with the fewest reps left, cheapest rep first.
+
+# Memory of the branch-and-bound stack, one copy of the node state per depth.
+MAX_FIXING_BYTES = 256_000_000
+FIXING_ROUNDS = 5
+# Knapsack cells between two looks at the clock (a node is never split). The rate turns cells into
+# seconds in repeatable mode; it was measured on generalized assignment type D on a 2 vCPU AMD EPYC.
+FIXING_CHUNK_CELLS = 50_000_000
+FIXING_CELLS_PER_SECOND = 600_000_000
+
+
+class _FixingState:
+    """Arrays of one resumable branch and bound; a call of ``_fixing_run`` goes on where the last stopped."""
+
+    def __init__(self, weight, capacity, u):
+        m, n = weight.shape
+        depths = n + 1
+        self.allowed = np.zeros((depths, m, n), np.bool_)
+        self.allowed[0] = weight <= capacity[:, None]
+        self.placed = np.full((depths, n), -1, np.int64)
+        self.room = np.zeros((depths, m), np.int64)
+        self.room[0] = capacity
+        self.spent = np.zeros(depths, np.int64)
+        self.duals = np.zeros((depths, n))
+        self.duals[0] = u
+        self.branch_job = np.full(depths, -1, np.int64)
+        self.branch_reps = np.zeros((depths, m), np.int64)
+        self.branch_count = np.zeros(depths, np.int64)
+        self.position = np.zeros(depths, np.int64)
+        self.best = np.full(n, -1, np.int64)
+        # depth, nodes, entering (1/0), found (1/0), cells of the last call
+        self.scalars = np.array([0, 0, 1, 0, 0], np.int64)
+        self.target = np.zeros(1, np.int64)
+
+    @staticmethod
+    def fits(m: int, n: int) -> bool:
+        return (n + 1) * n * (m + 24) <= MAX_FIXING_BYTES
+
+    def arrays(self):
+        return (self.allowed, self.placed, self.room, self.spent, self.duals, self.branch_job, self.branch_reps,
+                self.branch_count, self.position, self.best, self.scalars, self.target)
+
+
+@numba.njit(cache=True, nogil=True)
+def _knapsack_pick(gain, weight, size, best, took, pick):
+    """Solve one 0/1 knapsack (largest gain within `size`), mark its items in `pick`, return its gain."""
+    count = len(gain)
+    for c in range(size + 1):
+        best[c] = 0.0
+    for k in range(count):
+        g = gain[k]
+        if g <= 0:
+            continue
+        w = weight[k]
+        for c in range(w):
+            took[k, c] = False
+        for c in range(size, w - 1, -1):
+            took[k, c] = False
+            value = best[c - w] + g
+            if value > best[c]:
+                best[c] = value
+                took[k, c] = True
+    c = size
+    for k in range(count - 1, -1, -1):
+        pick[k] = gain[k] > 0 and took[k, c]
+        if pick[k]:
+            c -= weight[k]
+    return best[size]
+
+
+@numba.njit(cache=True, nogil=True)
+def _forced_gains(gain, weight, size, before, after, with_item, without_item):
+    """For each item, the knapsack's best gain with that item forced in, and with it left out.
+
+    `before[k, c]` is the best gain of items before k within c, and `after[k, c]` of items from k on.
+    The best without item k within c is then the largest before[k, c1] + after[k + 1, c - c1].
+    """
+    count = len(gain)
+    for c in range(size + 1):
+        before[0, c] = 0.0
+        after[count, c] = 0.0
+    # Gains and weights are read into locals first: numba cannot tell that the tables do not alias them.
+    for k in range(count):
+        g, w = gain[k], weight[k]
+        for c in range(size + 1):
+            value = before[k, c]
+            if g > 0 and w <= c and before[k, c - w] + g > value:
+                value = before[k, c - w] + g
+            before[k + 1, c] = value
+    for k in range(count - 1, -1, -1):
+        g, w = gain[k], weight[k]
+        for c in range(size + 1):
+            value = after[k + 1, c]
+            if g > 0 and w <= c and after[k + 1, c - w] + g > value:
+                value = after[k + 1, c - w] + g
+            after[k, c] = value
+    for k in range(count):
+        without = -np.inf
+        for c in range(size + 1):
+            value = before[k, c] + after[k + 1, size - c]
+            if value > without:
+                without = value
+        without_item[k] = without
+        with_item[k] = -np.inf
+        if weight[k] <= size:
+            rest = size - weight[k]
+            best = -np.inf
+            for c in range(rest + 1):
+                value = before[k, c] + after[k + 1, rest - c]
+                if value > best:
+                    best = value
+            with_item[k] = best + gain[k]
+    return before[count, size]
+
+
+@numba.njit(cache=True, nogil=True)
+def _fixing_run(cost, weight, divisor, tolerance, rounds, chunk_cells, allowed, placed, room, spent, duals, branch_job,
+                branch_reps, branch_count, position, best, scalars, target):
+    """Search for plans costing at most target[0] until `chunk_cells` knapsack cells are spent.
+
+    Each plan found lowers target[0] to its cost minus the costs' common divisor, so the search ends
+    with the cheapest plan at or below the starting target, or none. Returns True once the search is complete.
+    """
+    m, n = cost.shape
+    depth, nodes, entering = scalars[0], scalars[1], scalars[2]
+    size = int(room[0].max())
+    table = np.zeros(size + 1)
+    # The knapsack routines write every cell of these tables before reading it.
+    took = np.empty((n, size + 1), np.bool_)
+    before = np.empty((n + 1, size + 1))
+    after = np.empty((n + 1, size + 1))
+    items = np.zeros(n, np.int64)
+    gain = np.zeros(n)
+    load = np.zeros(n, np.int64)
+    pick = np.zeros(n, np.bool_)
+    with_item = np.zeros(n)
+    without_item = np.zeros(n)
+    times = np.zeros(n, np.int64)
+    pick_rep = np.full(n, -1, np.int64)
+    direction = np.zeros(n)
+    best_u = np.zeros(n)
+    forced = np.zeros((m, n))
+    cells = 0
+    while depth >= 0:
+        if entering == 1:
+            if cells >= chunk_cells:
+                break
+            entering = 0
+            nodes += 1
+            u = duals[depth]
+            dead = False
+            changed = True
+            while changed and not dead:
+                changed = False
+                # A rep whose room an account exceeds cannot take it; an account left one rep goes there.
+                placing = True
+                while placing and not dead:
+                    placing = False
+                    for j in range(n):
+                        if placed[depth, j] >= 0:
+                            continue
+                        options, last = 0, -1
+                        for r in range(m):
+                            if allowed[depth, r, j]:
+                                if weight[r, j] > room[depth, r]:
+                                    allowed[depth, r, j] = False
+                                else:
+                                    options += 1
+                                    last = r
+                        if options == 0:
+                            dead = True
+                            break
+                        if options == 1:
+                            placed[depth, j] = last
+                            room[depth, last] -= weight[last, j]
+                            spent[depth] += cost[last, j]
+                            placing = True
+                if dead:
+                    break
+                # Subgradient rounds from the parent's multipliers.
+                best_bound = -np.inf
+                scale = 1.0
+                for round_ in range(rounds):
+                    bound = float(spent[depth])
+                    for j in range(n):
+                        times[j] = 0
+                        if placed[depth, j] < 0:
+                            bound += u[j]
+                    for r in range(m):
+                        count = 0
+                        for j in range(n):
+                            if placed[depth, j] < 0 and allowed[depth, r, j]:
+                                items[count] = j
+                                gain[count] = u[j] - cost[r, j]
+                                load[count] = weight[r, j]
+                                count += 1
+                        cells += count * (room[depth, r] + 1)
+                        bound -= _knapsack_pick(gain[:count], load[:count], room[depth, r], table, took, pick)
+                        for k in range(count):
+                            if pick[k]:
+                                times[items[k]] += 1
+                                pick_rep[items[k]] = r
+                    if bound > best_bound:
+                        best_bound = bound
+                        best_u[:] = u
+                    if bound > target[0] + tolerance:
+                        dead = True
+                        break
+                    norm = 0.0
+                    for j in range(n):
+                        direction[j] = 0.0
+                        if placed[depth, j] < 0:
+                            direction[j] = 1.0 - times[j]
+                            norm += direction[j] * direction[j]
+                    if norm == 0.0:
+                        # The knapsacks place every account once: a plan.
+                        total = spent[depth]
+                        for j in range(n):
+                            if placed[depth, j] < 0:
+                                total += cost[pick_rep[j], j]
+                        if total <= target[0]:
+                            for j in range(n):
+                                best[j] = placed[depth, j] if placed[depth, j] >= 0 else pick_rep[j]
+                            scalars[3] = 1
+                            target[0] = total - divisor
+                        dead = True
+                        break
+                    if round_ == rounds - 1:
+                        break
+                    step = scale * (target[0] + 1.0 - bound) / norm
+                    for j in range(n):
+                        u[j] += step * direction[j]
+                    scale *= 0.9
+                if dead:
+                    break
+                u[:] = best_u
+                # Drop or place pairs by the bound with each pair forced in or out.
+                for r in range(m):
+                    count = 0
+                    for j in range(n):
+                        if placed[depth, j] < 0 and allowed[depth, r, j]:
+                            items[count] = j
+                            gain[count] = u[j] - cost[r, j]
+                            load[count] = weight[r, j]
+                            count += 1
+                    cells += 4 * count * (room[depth, r] + 1)
+                    top = _forced_gains(gain[:count], load[:count], room[depth, r], before, after, with_item,
+                                        without_item)
+                    for k in range(count):
+                        j = items[k]
+                        forced[r, j] = top - with_item[k]
+                        if best_bound + top - with_item[k] > target[0] + tolerance:
+                            allowed[depth, r, j] = False
+                            changed = True
+                        elif best_bound + top - without_item[k] > target[0] + tolerance:
+                            for other in range(m):
+                                if other != r and allowed[depth, other, j]:
+                                    allowed[depth, other, j] = False
+                                    changed = True
+            if dead:
+                depth -= 1
+                continue
+            job, fewest = -1, m + 1
+            for j in range(n):
+                if placed[depth, j] < 0:
+                    options = 0
+                    for r in range(m):
+                        if allowed[depth, r, j]:
+                            options += 1
+                    if options < fewest:
+                        fewest, job = options, j
+            if job < 0:
+                # Every account placed within the reps' room.
+                if spent[depth] <= target[0]:
+                    best[:] = placed[depth]
+                    scalars[3] = 1
+                    target[0] = spent[depth] - divisor
+                depth -= 1
+                continue
+            options = 0
+            for r in range(m):
+                if allowed[depth, r, job]:
+                    # Cheapest forced bound first (insertion into the sorted prefix).
+                    at = options
+                    while at > 0 and forced[branch_reps[depth, at - 1], job] > forced[r, job]:
+                        branch_reps[depth, at] = branch_reps[depth, at - 1]
+                        at -= 1
+                    branch_reps[depth, at] = r
+                    options += 1
+            branch_job[depth], branch_count[depth], position[depth] = job, options, 0
+        if position[depth] >= branch_count[depth]:
+            depth -= 1
+            continue
+        r = branch_reps[depth, position[depth]]
+        position[depth] += 1
+        j = branch_job[depth]
+        child = depth + 1
+        allowed[child] = allowed[depth]
+        placed[child] = placed[depth]
+        room[child] = room[depth]
+        spent[child] = spent[depth] + cost[r, j]
+        duals[child] = duals[depth]
+        placed[child, j] = r
+        room[child, r] -= weight[r, j]
+        # Later branches of this node leave r out for j, so no plan is searched twice.
+        allowed[depth, r, j] = False
+        depth = child
+        entering = 1
+    scalars[0], scalars[1], scalars[2], scalars[4] = depth, nodes, entering, cells
+    return depth < 0

@@ -53,7 +53,7 @@ REPAIR_SHARE_OF_TIME = 0.05
 FIRST_SEARCH_SHARE = 0.7
 GROUP_SEARCH_MAX_ACCOUNTS = 50_000
 # Share of the time limit for the exact column search (plans bound by capacity alone).
-COLUMN_SEARCH_SHARE = 0.6
+COLUMN_SEARCH_SHARE = 0.8
 
 
 
@@ -251,7 +251,7 @@ def _column_note(column: ColumnSearchResult) -> str:
         outcome = f"proved that {column.levels} cost level(s) above the Lagrangian bound contain no plan"
     else:
         outcome = "found no plan"
-    return f"column search: {outcome}, then stopped at its {column.stop} after {column.time_s:.1f} s"
+    return f"column search: {outcome}, then stopped after {column.time_s:.1f} s ({column.stop})"
 
 
 def _explain_capacity_infeasible(instance: Instance) -> tuple[list[str], list[str]]:
