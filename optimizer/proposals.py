@@ -10,7 +10,7 @@ change of the objective, so sales ops can approve or reject it. Nothing is solve
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,13 +165,15 @@ def plan_from_owners(instance: Instance, owner: Mapping[str, str | None], source
 
 
 def evaluate_proposal(instance: Instance, rep_of: np.ndarray, moves: Mapping[str, str],
-                      not_located: Mapping[str, str] | None = None) -> ProposalResult:
+                      not_located: Mapping[str, str] | None = None,
+                      hint_accounts: Collection[str] | None = None) -> ProposalResult:
     """Apply `moves` ({account id: new rep id}) to the plan `rep_of` and evaluate the changed plan.
 
     Ids are compared without surrounding spaces. `not_located` ({account id: reason}) names the accounts
     of the inputs that could not be located and so have no rep. Raises ConfigError for an unknown account
     or rep id (with the closest one), an account not located, or an account that already belongs to the
-    rep it should move to.
+    rep it should move to. The closest account id is sought among `hint_accounts` when given, so that a
+    caller who may see only some accounts is not shown another's.
     """
     stripped = [str(account).strip() for account in moves]
     twice = next((account for account in stripped if stripped.count(account) > 1), None)
@@ -192,7 +194,8 @@ def evaluate_proposal(instance: Instance, rep_of: np.ndarray, moves: Mapping[str
                             "so it has no rep in the plan; give it a location and plan again")
             continue
         if account_id not in account_index:
-            problems.append(f"account {account_id!r} is not an account of the plan{_closest(account_id, account_index)}")
+            hints = account_index if hint_accounts is None else hint_accounts
+            problems.append(f"account {account_id!r} is not an account of the plan{_closest(account_id, hints)}")
             continue
         if rep_id not in rep_index:
             problems.append(f"rep {rep_id!r} is not in the roster{_closest(rep_id, rep_index)}")
@@ -245,7 +248,8 @@ def applied_solver_section(solved: dict, result: ProposalResult, label: str) -> 
     section["objective"] = objective
     count = len(result.moves)
     section["notes"].append(f"{label} moved {count} account{'' if count == 1 else 's'} by hand, without solving again: "
-                            f"objective {result.objective_before:,.3f} -> {objective:,.3f} {result.objective_unit}")
+                            f"objective {result.objective_before:,.3f} -> {objective:,.3f} {result.objective_unit}; the solve "
+                            "time, time limit, seed and workers shown are those of the solved plan it changed")
     broken = len(result.violations) + len(result.already_broken)
     if broken:
         # The bound holds for the plans that keep every rule; one that breaks a rule may even cost less.
@@ -262,7 +266,7 @@ def applied_solver_section(solved: dict, result: ProposalResult, label: str) -> 
     return section
 
 
-def _closest(name: str, known: Mapping[str, int]) -> str:
+def _closest(name: str, known: Iterable[str]) -> str:
     close = difflib.get_close_matches(name, list(known), n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
 

@@ -15,28 +15,33 @@ and rules only.
 from __future__ import annotations
 
 import logging
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Path, Query, Response
+from fastapi import APIRouter, File, Form, HTTPException, Path, Query, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.auth import Caller
-from api.deps import AnyCaller, SalesOps, SessionDep
+from api.deps import AnyCaller, SalesOps, SessionDep, SettingsDep
 from api.errors import ApiError, get_or_404
 from api.models import Dataset, Plan, PlanAssignment, Proposal, ProposalStatus, Role, Scenario, utc_now
 
-from api.schemas import (DATABASE_MAX_ID, ErrorPublic, ProposalCreate, ProposalDecision, ProposalPublic,
-                         ProposalRecordPublic)
+from api.schemas import (DATABASE_MAX_ID, NO_NUL_PATTERN, ErrorPublic, ProposalCreate, ProposalDecision,
+                         ProposalPublic, ProposalRecordPublic)
+from api.settings import Settings
+from api.uploads import read_limited, safe_filename
 from api.worker import add_plan, load_dataset, plan_documents
 from optimizer.inputs import Inputs
 from optimizer.instance import Instance, build_instance
 from optimizer.outputs.geojson import json_safe
 from optimizer.pipeline import not_located_reasons, prepare_accounts, visible_to_rep
-from optimizer.proposals import ProposalResult, applied_plan, evaluate_proposal, plan_from_owners
+from optimizer.proposals import ProposalResult, applied_plan, evaluate_proposal, plan_from_owners, read_moves_file
 from optimizer.scenario import Scenario as Rules
 from optimizer.scenario import scenario_from_dict
 
@@ -84,16 +89,24 @@ def _check_ae_moves(caller: Caller, owners: dict[str, str], moves: dict[str, str
                                  f"({caller.rep_id}); {foreign[0]} is neither")
 
 
-def _evaluate(session: Session, plan: Plan, moves: dict[str, str], owners: dict[str, str]) -> _Evaluated:
-    """Apply `moves` to `plan` (whose owners are `owners`) and check the result against its scenario's rules."""
+def _evaluate(session: Session, plan: Plan, moves: dict[str, str], owners: dict[str, str],
+              caller: Caller | None = None) -> _Evaluated:
+    """Apply `moves` to `plan` (whose owners are `owners`) and check the result against its scenario's rules.
+
+    For an ae `caller`, an unknown account id is matched only against its own accounts, whose ids it
+    may read, so the hint never names another rep's account.
+    """
     scenario_row = session.get_one(Scenario, plan.scenario_id)
     dataset = session.get_one(Dataset, scenario_row.dataset_id)
     rules = scenario_from_dict(scenario_row.rules, source=f"scenario {scenario_row.id}")
     inputs = load_dataset(dataset)
     accounts = prepare_accounts(inputs, rules)
     instance = build_instance(accounts, inputs.reps, rules)
+    hint_accounts = None
+    if caller is not None and caller.role is Role.ae:
+        hint_accounts = [account for account, rep in owners.items() if rep == caller.rep_id]
     result = evaluate_proposal(instance, plan_from_owners(instance, owners, f"plan {plan.id}"), moves,
-                               not_located=not_located_reasons(inputs.accounts))
+                               not_located=not_located_reasons(inputs.accounts), hint_accounts=hint_accounts)
     return _Evaluated(result, inputs, rules, accounts, instance)
 
 
@@ -164,6 +177,36 @@ def _get_proposal(session: Session, proposal_id: int, caller: Caller) -> Proposa
     return row
 
 
+# The limits of a proposal given as JSON (ProposalCreate), applied to a moves file too.
+MAX_MOVES = 1000
+MAX_ID_LENGTH = 200
+MovesFile = Annotated[UploadFile, File(description="moves file: .csv or .xlsx with the columns account_id and "
+                                                   "rep_id, one row per account to move")]
+MovesNote = Annotated[str | None, Form(max_length=2000, pattern=NO_NUL_PATTERN,
+                                       description="why the change is asked for; stored with the proposal")]
+INVALID_FILE = {413: {"model": ErrorPublic, "description": "the moves file is larger than the upload limit"}}
+
+
+async def _moves_from_file(file: UploadFile, settings: Settings, note: str | None) -> ProposalCreate:
+    """Read an uploaded moves file as the library's ``read_moves_file`` does, within a proposal's limits."""
+    content = await read_limited(file, "moves", settings.max_upload_bytes)
+    name = safe_filename(file.filename, "moves.csv")
+    with tempfile.TemporaryDirectory(prefix="territory-moves-") as folder:
+        path = FilePath(folder) / name
+        path.write_bytes(content)
+        moves = read_moves_file(path)
+    if len(moves) > MAX_MOVES:
+        raise ApiError(422, f"the moves file {name} has {len(moves):,} moves; a proposal takes at most {MAX_MOVES:,}, "
+                            "so split the file")
+    for account, rep in moves.items():
+        for column, value in (("account_id", account), ("rep_id", rep)):
+            if len(value) > MAX_ID_LENGTH or "\x00" in value:
+                raise ApiError(422, f"the moves file {name} has an {column} of {len(value):,} characters or with a NUL "
+                                    f"character ({value[:40]!r}...); ids have at most {MAX_ID_LENGTH} characters "
+                                    "and no NUL")
+    return ProposalCreate.model_construct(moves=moves, note=note)
+
+
 @router.post("/plans/{plan_id}/proposals/preview", response_model=ProposalPublic,
              summary="Evaluate a proposed change to a plan without storing it",
              responses={**NOT_FOUND, **FORBIDDEN_MOVE, **INVALID_MOVES})
@@ -176,9 +219,33 @@ def preview_proposal(plan_id: PlanId, body: ProposalCreate, caller: AnyCaller, s
     plan = get_or_404(session, Plan, plan_id, "plan")
     owners = _owners(session, plan_id)
     _check_ae_moves(caller, owners, body.moves)
-    result = _evaluate(session, plan, body.moves, owners).result
+    result = _evaluate(session, plan, body.moves, owners, caller).result
     _note_newer_version(session, result, plan_id)
     return _view(session, result.as_dict(), plan_id, caller)
+
+
+@router.post("/plans/{plan_id}/proposals/preview/file", response_model=ProposalPublic,
+             summary="Evaluate a moves file as a proposed change, without storing it",
+             responses={**NOT_FOUND, **FORBIDDEN_MOVE, **INVALID_MOVES, **INVALID_FILE})
+async def preview_proposal_file(plan_id: PlanId, caller: AnyCaller, session: SessionDep, settings: SettingsDep,
+                                moves: MovesFile) -> dict:
+    """Do what ``/preview`` does with the moves of a CSV or Excel file (columns account_id and rep_id).
+
+    A file that cannot be read, lacks a column, leaves an id empty or names an account twice gets 422
+    with every problem by row, as ``territory propose --moves-file`` reports them.
+    """
+    body = await _moves_from_file(moves, settings, None)
+    return await run_in_threadpool(preview_proposal, plan_id, body, caller, session)
+
+
+@router.post("/plans/{plan_id}/proposals/file", status_code=201, response_model=ProposalRecordPublic,
+             summary="Propose a change to a plan from a moves file",
+             responses={**NOT_FOUND, **FORBIDDEN_MOVE, **INVALID_MOVES, **INVALID_FILE})
+async def create_proposal_file(plan_id: PlanId, caller: AnyCaller, session: SessionDep, settings: SettingsDep,
+                               response: Response, moves: MovesFile, note: MovesNote = None) -> dict:
+    """Store the moves of a CSV or Excel file as a pending proposal, as ``POST /plans/{id}/proposals`` does."""
+    body = await _moves_from_file(moves, settings, note)
+    return await run_in_threadpool(create_proposal, plan_id, body, caller, session, response)
 
 
 @router.post("/plans/{plan_id}/proposals", status_code=201, response_model=ProposalRecordPublic,
@@ -192,7 +259,7 @@ def create_proposal(plan_id: PlanId, body: ProposalCreate, caller: AnyCaller, se
     plan = get_or_404(session, Plan, plan_id, "plan")
     owners = _owners(session, plan_id)
     _check_ae_moves(caller, owners, body.moves)
-    result = _evaluate(session, plan, body.moves, owners).result
+    result = _evaluate(session, plan, body.moves, owners, caller).result
     _note_newer_version(session, result, plan_id)
     moves = {account: after for account, _, after in result.moves}
     row = Proposal(plan_id=plan_id, status=ProposalStatus.pending.value, moves=moves, note=body.note,

@@ -148,7 +148,7 @@ def column_search(instance: Instance, multipliers: np.ndarray, deadline: float,
             own = _Work(deadline, share)
             outcomes.append(run(levels, own))
             if work.seconds is not None:
-                work.seconds -= share - max(0.0, own.seconds)
+                work.seconds -= share - own.seconds
             if outcomes[-1].settled:
                 break
     else:

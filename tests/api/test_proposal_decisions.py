@@ -70,6 +70,11 @@ def test_approval_writes_new_version(service: Service, plan: SolvedPlan) -> None
     assert solver["lower_bound"] == base["solver"]["lower_bound"]
     assert solver["gap"] == pytest.approx((solver["objective"] - solver["lower_bound"]) / solver["objective"])
     assert f"proposal {record['id']} moved 1 account by hand" in solver["notes"][-2]
+    # Nothing was solved: the solve figures are the base plan's, as the note states.
+    assert solver["notes"][-2].endswith("the solve time, time limit, seed and workers shown are those of the solved "
+                                        "plan it changed")
+    assert (solver["time_s"], solver["seed"], solver["workers"]) == \
+        (base["solver"]["time_s"], base["solver"]["seed"], base["solver"]["workers"])
     assert solver["notes"][-1] == ("the lower bound is the solved plan's, which holds for every plan that keeps the "
                                    "scenario's rules")
     # The changed plan itself keeps every rule: a preview on it finds nothing already broken.

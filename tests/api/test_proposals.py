@@ -71,6 +71,76 @@ def test_unknown_account_is_422(service: Service, small_plan: SolvedPlan) -> Non
     assert "account 'NO-SUCH' is not an account of the plan" in response.json()["detail"]
 
 
+def test_ae_hint_names_only_own_accounts(service: Service, small_plan: SolvedPlan) -> None:
+    plan = owners(service, small_plan.plan_id)
+    other = first_of(plan, "AE-02")
+    typo = other + "X"
+    url = f"/plans/{small_plan.plan_id}/proposals/preview"
+
+    planner = service.client.post(url, headers=service.headers(), json={"moves": {typo: AE_REP}})
+    assert planner.status_code == 422
+    assert f"did you mean {other!r}?" in planner.json()["detail"]
+
+    # An ae key reads only its own accounts, so its hint comes from those alone.
+    ae = service.client.post(url, headers=service.headers("ae"), json={"moves": {typo: AE_REP}})
+    assert ae.status_code == 422
+    detail = ae.json()["detail"]
+    assert f"account {typo!r} is not an account of the plan" in detail
+    assert repr(other) not in detail
+    hinted = [account for account in plan if f"did you mean {account!r}?" in detail]
+    assert all(plan[account] == AE_REP for account in hinted)
+
+
+def test_moves_file_preview_and_proposal(service: Service, small_plan: SolvedPlan) -> None:
+    plan = owners(service, small_plan.plan_id)
+    # The last two of AE-02's accounts: other tests look for stored proposals that move its first one.
+    first, second = sorted(account for account, rep in plan.items() if rep == "AE-02")[-2:]
+    content = f"account_id,rep_id\n{first},{AE_REP}\n{second},{AE_REP}\n".encode()
+    files = {"moves": ("moves.csv", content, "text/csv")}
+
+    preview = service.client.post(f"/plans/{small_plan.plan_id}/proposals/preview/file", headers=service.headers(),
+                                  files=files)
+    assert preview.status_code == 200, preview.text
+    assert preview.json()["moves"] == [{"account_id": first, "from": "AE-02", "to": AE_REP},
+                                       {"account_id": second, "from": "AE-02", "to": AE_REP}]
+
+    created = service.client.post(f"/plans/{small_plan.plan_id}/proposals/file", headers=service.headers("ae"),
+                                  files=files, data={"note": "both sit next to my office"})
+    assert created.status_code == 201, created.text
+    record = created.json()
+    assert (record["status"], record["note"]) == ("pending", "both sit next to my office")
+    assert created.headers["Location"] == f"/proposals/{record['id']}"
+    stored = service.client.get(f"/proposals/{record['id']}", headers=service.headers()).json()
+    assert [move["account_id"] for move in stored["moves"]] == [first, second]
+
+
+def test_moves_file_problems_are_422_by_row(service: Service, small_plan: SolvedPlan) -> None:
+    plan = owners(service, small_plan.plan_id)
+    account = first_of(plan, "AE-02")
+    content = f"account_id,rep_id\n{account},AE-03\n{account},{AE_REP}\n,AE-03\n".encode()
+    response = service.client.post(f"/plans/{small_plan.plan_id}/proposals/preview/file", headers=service.headers(),
+                                   files={"moves": ("moves.csv", content, "text/csv")})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["detail"].startswith("2 problem(s) with the moves file")
+    assert [(issue["row"], issue["column"]) for issue in body["issues"]] == [(3, "account_id"), (4, "account_id")]
+
+    missing = service.client.post(f"/plans/{small_plan.plan_id}/proposals/file", headers=service.headers(),
+                                  files={"moves": ("moves.csv", b"account,rep\nA,B\n", "text/csv")})
+    assert missing.status_code == 422
+    assert "a moves file has the columns account_id and rep_id" in missing.json()["issues"][0]["message"]
+
+
+def test_moves_file_of_other_territory_is_403(service: Service, small_plan: SolvedPlan) -> None:
+    plan = owners(service, small_plan.plan_id)
+    other = first_of(plan, "AE-02")
+    response = service.client.post(f"/plans/{small_plan.plan_id}/proposals/file", headers=service.headers("ae"),
+                                   files={"moves": ("moves.csv", f"account_id,rep_id\n{other},AE-03\n".encode(),
+                                                    "text/csv")})
+    assert response.status_code == 403
+    assert f"{other} is neither" in response.json()["detail"]
+
+
 def test_lone_surrogate_is_422(service: Service, small_plan: SolvedPlan) -> None:
     """UTF-8 cannot encode a lone surrogate, so the 422 that echoes the input escapes it instead of failing."""
     response = service.client.post(f"/plans/{small_plan.plan_id}/proposals/preview",
