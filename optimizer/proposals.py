@@ -9,6 +9,7 @@ change of the objective, so sales ops can approve or reject it. Nothing is solve
 
 from __future__ import annotations
 
+import csv
 import difflib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -105,12 +106,16 @@ def read_moves_file(path: str | Path) -> dict[str, str]:
     an account named twice.
     """
     path = Path(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise InputError([RowIssue(path.name, None, "", "", "is empty; a moves file has a header row with account_id "
+                                                            "and rep_id, then one row per move")],
+                         summary="cannot read the moves")
     try:
         if path.suffix.lower() in (".xlsx", ".xlsm"):
             table = pd.read_excel(path, dtype=str).fillna("")
         else:
             table = pd.read_csv(path, dtype=str, keep_default_na=False, sep=None, engine="python")
-    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError, csv.Error) as error:
         raise InputError([RowIssue(str(path), None, "", "", f"cannot be read as a moves file: {error}")],
                          summary="cannot read the moves") from None
     table.columns = [str(column).strip() for column in table.columns]

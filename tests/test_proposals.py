@@ -158,6 +158,9 @@ def test_moves_file_read(tmp_path):
     ("account_id,rep_id\na0,R2\na0,R1\n", "moves.csv row 3, column account_id: 'a0' is moved twice"),
     ("account_id,rep_id\na0,\n", "moves.csv row 2, column rep_id: is empty"),
     ("account_id,rep_id\n", "moves.csv: has no moves; give one row per account to move"),
+    ("", "moves.csv: is empty; a moves file has a header row with account_id and rep_id"),
+    # Blank lines only: the reader cannot tell how the file is split into columns.
+    ("\n\n", "moves.csv: cannot be read as a moves file"),
 ])
 def test_bad_moves_file_named(tmp_path, text, message):
     path = tmp_path / "moves.csv"
