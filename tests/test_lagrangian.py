@@ -167,6 +167,20 @@ def test_fixing_stopped_anywhere_proves_valid_bounds():
     assert (stopped, infeasible) == (2150, 19)
 
 
+@pytest.mark.parametrize("methods", [("fixing",), ("listing",)])
+def test_large_costs_keep_their_only_plan(methods):
+    # Costs near 2e9 (2e10 in engine units) and zero starting multipliers: the margin for float
+    # rounding must grow with the node's sums, or the only plan, (1, 0, 1), is pruned as too dear.
+    cost = np.array([[2163485305, 2163485305, 2163485305], [2163485305, 2163485304, 2163485306]])
+    problem = GapProblem("large", cost, np.array([[6, 6, 9], [5, 8, 7]]), np.array([11, 12]))
+    result = column_search(engine_instance(problem), np.zeros(3), time.monotonic() + 30.0, methods=methods)
+    assert not result.infeasible
+    assert result.proven
+    assert list(result.rep_of) == [1, 0, 1]
+    # cost[1, 0] + cost[0, 1] + cost[1, 2]
+    assert result.objective == (2163485305 + 2163485305 + 2163485306) * COST_SCALE
+
+
 def test_two_jobs_one_per_agent():
     # Two jobs of 5 units each and two agents of capacity 6, so each agent takes one job.
     problem = GapProblem("two", np.array([[1, 9], [9, 1]]), np.array([[5, 5], [5, 5]]), np.array([6, 6]))

@@ -220,8 +220,11 @@ def _combine(result: ColumnSearchResult, outcomes: list[_Outcome], names: list[s
     result.lower_bound = max([result.lower_bound] + [o.lower_bound for o in outcomes])
     result.levels = max(o.levels for o in outcomes)
     result.columns = max(o.columns for o in outcomes)
-    result.infeasible = any(o.infeasible for o in outcomes)
     plans = [o for o in outcomes if o.rep_of is not None]
+    # A plan in hand outweighs a claim that none exists; both at once would be a fault of one method.
+    result.infeasible = any(o.infeasible for o in outcomes) and not plans
+    if plans and any(o.infeasible for o in outcomes):
+        logger.warning("column search: one method found no plan while the other found one; keeping the plan")
     if plans:
         chosen = min(plans, key=lambda o: (not o.proven, o.objective))
         result.rep_of, result.objective = chosen.rep_of, chosen.objective
@@ -247,7 +250,7 @@ def _listing_levels(levels: _Levels, work: _Work) -> _Outcome:
     while work.left() > 0:
         slack = level_target - levels.bound
         columns, reason, nodes = _columns(cost, weight, capacity, u, slack, levels.tolerance, limit,
-                                          work.list_nodes())
+                                          work.list_nodes(), work.settled)
         work.spend_list(nodes)
         if columns is None:
             outcome.stop = reason
@@ -283,7 +286,7 @@ def _fixing_levels(levels: _Levels, work: _Work) -> _Outcome:
     cost, weight, capacity = levels.cost, levels.weight, levels.capacity
     m, n = cost.shape
     outcome = _Outcome(levels.first)
-    if not _FixingState.fits(m, n):
+    if not _FixingState.fits(m, n, int(capacity.max())):
         outcome.stop = "memory limit"
         return outcome
     level_target, step = levels.first, levels.step
@@ -446,17 +449,20 @@ def _knapsacks(reduced, weight, capacity):
     return value, chosen
 
 
-def _columns(cost, weight, capacity, u, slack, tolerance, limit, node_limit):
+def _columns(cost, weight, capacity, u, slack, tolerance, limit, node_limit, stop: threading.Event | None = None):
     """List every rep's account sets within `slack` of its knapsack optimum, in CSR form.
 
     Returns ((start, accounts, excess, rep), None, nodes), where set q contains
     accounts[start[q]:start[q + 1]]. Returns (None, reason, nodes) when the sets exceed `limit`, their
-    accounts exceed MAX_LISTED_ACCOUNTS, or the listing needs more than `node_limit` nodes.
+    accounts exceed MAX_LISTED_ACCOUNTS, the listing needs more than `node_limit` nodes, or `stop` is
+    set (looked at between reps).
     """
     m, n = cost.shape
     starts, members, excess, reps = [], [], [], []
     total, offset, nodes = 0, 0, 0
     for r in range(m):
+        if stop is not None and stop.is_set():
+            return None, LIST_STOPS[-1], nodes
         gain = u - cost[r]
         order = np.argsort(-gain, kind="stable")
         start, positions, over, used = _list_sets(gain[order], weight[r, order], int(capacity[r]), slack, tolerance,
@@ -839,7 +845,7 @@ def _cover_run(start, jobs, excess, rep, m, n, divisor, chunk, alive, count_aliv
 # bound exceeds the level is dropped; an account whose only other choices all exceed it is placed.
 # The search then branches on the unplaced account with the fewest reps left, cheapest rep first.
 
-# Memory of the branch-and-bound stack, one copy of the node state per depth.
+# Memory of the branch and bound: its stack, one copy of the node state per depth, and its knapsack tables.
 MAX_FIXING_BYTES = 256_000_000
 FIXING_ROUNDS = 5
 # Knapsack cells between two looks at the clock (a node is never split). The rate turns cells into
@@ -872,8 +878,9 @@ class _FixingState:
         self.target = np.zeros(1, np.int64)
 
     @staticmethod
-    def fits(m: int, n: int) -> bool:
-        return (n + 1) * n * (m + 24) <= MAX_FIXING_BYTES
+    def fits(m: int, n: int, size: int) -> bool:
+        """Return whether the stack (per depth: pairs, placements, multipliers) and the knapsack tables fit."""
+        return (n + 1) * n * (m + 24) + (n + 1) * (size + 1) * 17 <= MAX_FIXING_BYTES
 
     def arrays(self):
         return (self.allowed, self.placed, self.room, self.spent, self.duals, self.branch_job, self.branch_reps,
@@ -1018,13 +1025,17 @@ def _fixing_run(cost, weight, divisor, tolerance, rounds, chunk_cells, allowed, 
                     break
                 # Subgradient rounds from the parent's multipliers.
                 best_bound = -np.inf
+                margin = tolerance
                 scale = 1.0
                 for round_ in range(rounds):
                     bound = float(spent[depth])
+                    # Float rounding grows with the size of the terms summed, so the margin does too.
+                    magnitude = abs(bound)
                     for j in range(n):
                         times[j] = 0
                         if placed[depth, j] < 0:
                             bound += u[j]
+                            magnitude += abs(u[j])
                     for r in range(m):
                         count = 0
                         for j in range(n):
@@ -1034,15 +1045,18 @@ def _fixing_run(cost, weight, divisor, tolerance, rounds, chunk_cells, allowed, 
                                 load[count] = weight[r, j]
                                 count += 1
                         cells += count * (room[depth, r] + 1)
-                        bound -= _knapsack_pick(gain[:count], load[:count], room[depth, r], table, took, pick)
+                        value = _knapsack_pick(gain[:count], load[:count], room[depth, r], table, took, pick)
+                        bound -= value
+                        magnitude += abs(value)
                         for k in range(count):
                             if pick[k]:
                                 times[items[k]] += 1
                                 pick_rep[items[k]] = r
+                    margin = max(margin, tolerance + 1e-9 * magnitude)
                     if bound > best_bound:
                         best_bound = bound
                         best_u[:] = u
-                    if bound > target[0] + tolerance:
+                    if bound > target[0] + margin:
                         dead = True
                         break
                     norm = 0.0
@@ -1088,10 +1102,11 @@ def _fixing_run(cost, weight, divisor, tolerance, rounds, chunk_cells, allowed, 
                     for k in range(count):
                         j = items[k]
                         forced[r, j] = top - with_item[k]
-                        if best_bound + top - with_item[k] > target[0] + tolerance:
+                        limit = target[0] + margin + 1e-9 * (abs(top) + abs(with_item[k]) + abs(without_item[k]))
+                        if best_bound + top - with_item[k] > limit:
                             allowed[depth, r, j] = False
                             changed = True
-                        elif best_bound + top - without_item[k] > target[0] + tolerance:
+                        elif best_bound + top - without_item[k] > limit:
                             for other in range(m):
                                 if other != r and allowed[depth, other, j]:
                                     allowed[depth, other, j] = False
@@ -1141,8 +1156,6 @@ def _fixing_run(cost, weight, divisor, tolerance, rounds, chunk_cells, allowed, 
         duals[child] = duals[depth]
         placed[child, j] = r
         room[child, r] -= weight[r, j]
-        # Later branches of this node leave r out for j, so no plan is searched twice.
-        allowed[depth, r, j] = False
         depth = child
         entering = 1
     scalars[0], scalars[1], scalars[2], scalars[4] = depth, nodes, entering, cells
