@@ -55,6 +55,22 @@ def _brute_force(problem: GapProblem, allowed: np.ndarray) -> int | None:
     return best
 
 
+def _seeded_instances(seed: int, count: int):
+    """Yield (problem, instance, relaxation) for `count` random instances of 2-3 agents and 4-6 jobs.
+
+    Instances whose LP over every pair does not reach optimal are left out.
+    """
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        agents, jobs = int(rng.integers(2, 4)), int(rng.integers(4, 7))
+        problem = GapProblem("seeded", rng.integers(0, 21, (agents, jobs)), rng.integers(1, 10, (agents, jobs)),
+                             rng.integers(6, 16, agents))
+        instance = engine_instance(problem)
+        relaxation = _relaxation(instance)
+        if relaxation.status == "optimal":
+            yield problem, instance, relaxation
+
+
 @st.composite
 def small_problems(draw):
     agents = draw(st.integers(2, 3))
@@ -98,16 +114,9 @@ def test_levels_prove_valid_bounds():
     Only instances whose optimum lies one or more levels above the Lagrangian bound, or that have no
     plan, are stopped early.
     """
-    rng = np.random.default_rng(1)
     stepped = infeasible = 0
-    for _ in range(600):
-        agents, jobs = int(rng.integers(2, 4)), int(rng.integers(4, 7))
-        problem = GapProblem("seeded", rng.integers(0, 21, (agents, jobs)), rng.integers(1, 10, (agents, jobs)),
-                             rng.integers(6, 16, agents))
-        instance = engine_instance(problem)
-        relaxation = _relaxation(instance)
-        if relaxation.status != "optimal":
-            continue
+    for problem, instance, relaxation in _seeded_instances(1, 600):
+        agents, jobs = problem.agents, problem.jobs
         result = column_search(instance, relaxation.duals.assignment, time.monotonic() + 30.0, methods=("listing",))
         optimum = _brute_force(problem, np.ones((agents, jobs), dtype=bool))
         if optimum is None:
@@ -135,16 +144,9 @@ def test_fixing_stopped_anywhere_proves_valid_bounds():
     Each instance is searched with budgets from 1 knapsack cell upward, doubling, until the search
     settles; every partial result is compared with the brute-force optimum.
     """
-    rng = np.random.default_rng(2)
     stopped = infeasible = 0
-    for _ in range(300):
-        agents, jobs = int(rng.integers(2, 4)), int(rng.integers(4, 7))
-        problem = GapProblem("seeded", rng.integers(0, 21, (agents, jobs)), rng.integers(1, 10, (agents, jobs)),
-                             rng.integers(6, 16, agents))
-        instance = engine_instance(problem)
-        relaxation = _relaxation(instance)
-        if relaxation.status != "optimal":
-            continue
+    for problem, instance, relaxation in _seeded_instances(2, 300):
+        agents, jobs = problem.agents, problem.jobs
         optimum = _brute_force(problem, np.ones((agents, jobs), dtype=bool))
         cells = 1
         while True:

@@ -960,6 +960,19 @@ def _forced_gains(gain, weight, size, before, after, with_item, without_item):
 
 
 @numba.njit(cache=True, nogil=True)
+def _free_items(cost, weight, u, placed, allowed, r, items, gain, load):
+    """Fill rep r's knapsack items (unplaced accounts it may take) with their gains and loads; return how many."""
+    count = 0
+    for j in range(len(placed)):
+        if placed[j] < 0 and allowed[j]:
+            items[count] = j
+            gain[count] = u[j] - cost[r, j]
+            load[count] = weight[r, j]
+            count += 1
+    return count
+
+
+@numba.njit(cache=True, nogil=True)
 def _fixing_run(cost, weight, divisor, tolerance, rounds, chunk_cells, allowed, placed, room, spent, duals, branch_job,
                 branch_reps, branch_count, position, best, scalars, target):
     """Search for plans costing at most target[0] until `chunk_cells` knapsack cells are spent.
@@ -1037,13 +1050,7 @@ def _fixing_run(cost, weight, divisor, tolerance, rounds, chunk_cells, allowed, 
                             bound += u[j]
                             magnitude += abs(u[j])
                     for r in range(m):
-                        count = 0
-                        for j in range(n):
-                            if placed[depth, j] < 0 and allowed[depth, r, j]:
-                                items[count] = j
-                                gain[count] = u[j] - cost[r, j]
-                                load[count] = weight[r, j]
-                                count += 1
+                        count = _free_items(cost, weight, u, placed[depth], allowed[depth, r], r, items, gain, load)
                         cells += count * (room[depth, r] + 1)
                         value = _knapsack_pick(gain[:count], load[:count], room[depth, r], table, took, pick)
                         bound -= value
@@ -1089,13 +1096,7 @@ def _fixing_run(cost, weight, divisor, tolerance, rounds, chunk_cells, allowed, 
                 u[:] = best_u
                 # Drop or place pairs by the bound with each pair forced in or out.
                 for r in range(m):
-                    count = 0
-                    for j in range(n):
-                        if placed[depth, j] < 0 and allowed[depth, r, j]:
-                            items[count] = j
-                            gain[count] = u[j] - cost[r, j]
-                            load[count] = weight[r, j]
-                            count += 1
+                    count = _free_items(cost, weight, u, placed[depth], allowed[depth, r], r, items, gain, load)
                     cells += 4 * count * (room[depth, r] + 1)
                     top = _forced_gains(gain[:count], load[:count], room[depth, r], before, after, with_item,
                                         without_item)
