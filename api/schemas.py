@@ -130,8 +130,8 @@ class SolverPublic(_Response):
     objective_unit: str = Field(description="unit of objective and lower_bound")
     lower_bound: float | None = Field(description="proven lower bound; null when the LP did not finish")
     gap: float | None = Field(description="(objective - lower_bound) / objective, a fraction")
-    time_s: float = Field(description="solve time, seconds; for a plan changed by a proposal, that of the solved "
-                                      "plan it changed, as are time_limit_s, seed and workers")
+    time_s: float = Field(description="solve time, seconds; for a plan changed by proposals, that of the original "
+                                      "solve, as are time_limit_s, seed and workers")
     time_limit_s: float = Field(description="time limit of the solve, seconds")
     seed: int = Field(description="random seed")
     workers: int = Field(description="search threads")

@@ -110,13 +110,29 @@ def read_moves_file(path: str | Path) -> dict[str, str]:
         raise InputError([RowIssue(path.name, None, "", "", "is empty; a moves file has a header row with account_id "
                                                             "and rep_id, then one row per move")],
                          summary="cannot read the moves")
+    save_as = "save it as CSV (UTF-8) or .xlsx with the columns account_id and rep_id"
     try:
         if path.suffix.lower() in (".xlsx", ".xlsm"):
             table = pd.read_excel(path, dtype=str).fillna("")
         else:
-            table = pd.read_csv(path, dtype=str, keep_default_na=False, sep=None, engine="python")
-    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError, csv.Error) as error:
-        raise InputError([RowIssue(str(path), None, "", "", f"cannot be read as a moves file: {error}")],
+            # utf-8-sig drops the byte-order mark that spreadsheet programs write at the start of a CSV.
+            # Blank lines are kept, so that row numbers match the file's lines, and skipped below.
+            with path.open(encoding="utf-8-sig", newline="") as text:
+                separator = csv.Sniffer().sniff(text.read(65536), delimiters=",;\t|").delimiter
+            table = pd.read_csv(path, dtype=str, keep_default_na=False, sep=separator, encoding="utf-8-sig",
+                                skip_blank_lines=False).fillna("")
+    except FileNotFoundError:
+        raise InputError([RowIssue(path.name, None, "", "", f"does not exist ({path}); give the path of the moves "
+                                                            "file")], summary="cannot read the moves") from None
+    except UnicodeDecodeError:
+        raise InputError([RowIssue(path.name, None, "", "", f"is not UTF-8 text; {save_as}")],
+                         summary="cannot read the moves") from None
+    except csv.Error:
+        raise InputError([RowIssue(path.name, None, "", "", f"cannot be split into columns; {save_as}, one row per "
+                                                            "move")], summary="cannot read the moves") from None
+    except (OSError, ValueError, pd.errors.ParserError) as error:
+        kind = "an Excel workbook" if path.suffix.lower() in (".xlsx", ".xlsm") else "a CSV file"
+        raise InputError([RowIssue(path.name, None, "", "", f"cannot be read as {kind} ({error}); {save_as}")],
                          summary="cannot read the moves") from None
     table.columns = [str(column).strip() for column in table.columns]
     missing = [column for column in ("account_id", "rep_id") if column not in table.columns]
@@ -128,6 +144,8 @@ def read_moves_file(path: str | Path) -> dict[str, str]:
     # Row numbers count the header as row 1, as a spreadsheet shows them.
     for row, (account_id, rep_id) in enumerate(zip(table["account_id"].str.strip(), table["rep_id"].str.strip(),
                                                    strict=True), start=2):
+        if not account_id and not rep_id:
+            continue
         if not account_id or not rep_id:
             issues.append(RowIssue(path.name, row, "account_id" if not account_id else "rep_id", "", "is empty"))
         elif account_id in moves:
@@ -237,6 +255,12 @@ def evaluate_proposal(instance: Instance, rep_of: np.ndarray, moves: Mapping[str
 
 
 BROKEN_STATUS = "breaks rules"
+# Notes that close the solver section of a plan changed by hand, each written once, after the changes.
+SOLVE_FIGURES_NOTE = ("the solve time, time limit, seed, workers and LP figures shown are those of the original solve, "
+                      "not of the changes made by hand")
+BOUND_NOTE = "the lower bound is the solved plan's, which holds for every plan that keeps the scenario's rules"
+BROKEN_NOTE = "the plan breaks"
+CLOSING_NOTES = (SOLVE_FIGURES_NOTE, BOUND_NOTE)
 
 
 def applied_solver_section(solved: dict, result: ProposalResult, label: str) -> dict:
@@ -248,26 +272,27 @@ def applied_solver_section(solved: dict, result: ProposalResult, label: str) -> 
     changed plan still meets the bound. A changed plan that breaks rules gets the status "breaks rules"
     and no gap.
     """
-    section = {**solved, "notes": list(solved.get("notes", []))}
+    # A plan changed before carries the closing notes of that change; they are written again at the end.
+    notes = [note for note in solved.get("notes", []) if note not in CLOSING_NOTES and not note.startswith(BROKEN_NOTE)]
+    section = {**solved, "notes": notes}
     objective, bound = round(result.objective_after, 3), solved.get("lower_bound")
     section["objective"] = objective
     count = len(result.moves)
     section["notes"].append(f"{label} moved {count} account{'' if count == 1 else 's'} by hand, without solving again: "
-                            f"objective {result.objective_before:,.3f} -> {objective:,.3f} {result.objective_unit}; the solve "
-                            "time, time limit, seed and workers shown are those of the solved plan it changed")
+                            f"objective {result.objective_before:,.3f} -> {objective:,.3f} {result.objective_unit}")
+    section["notes"].append(SOLVE_FIGURES_NOTE)
     broken = len(result.violations) + len(result.already_broken)
     if broken:
         # The bound holds for the plans that keep every rule; one that breaks a rule may even cost less.
         section["status"], section["gap"] = BROKEN_STATUS, None
-        section["notes"].append(f"the plan breaks {broken} rule(s) of its scenario (see its warnings), so no gap is "
+        section["notes"].append(f"{BROKEN_NOTE} {broken} rule(s) of its scenario (see its warnings), so no gap is "
                                 "stated: the lower bound holds only for plans that keep every rule")
         return section
     if bound is not None:
         section["gap"] = 0.0 if objective <= 0 else max(0.0, (objective - bound) / objective)
     section["status"] = "optimal" if solved.get("status") == "optimal" and bound is not None and objective <= bound \
         else "feasible"
-    section["notes"].append("the lower bound is the solved plan's, which holds for every plan that keeps the "
-                            "scenario's rules")
+    section["notes"].append(BOUND_NOTE)
     return section
 
 

@@ -147,6 +147,11 @@ def test_moves_file_read(tmp_path):
     csv_file.write_text("account_id;rep_id\na0; R2 \na2;R1\n")
     assert read_moves_file(csv_file) == {"a0": "R2", "a2": "R1"}
 
+    # A byte-order mark, as spreadsheet programs write it, and blank lines are no problem.
+    marked = tmp_path / "marked.csv"
+    marked.write_bytes("\ufeffaccount_id,rep_id\n\na0,R2\n\n".encode())
+    assert read_moves_file(marked) == {"a0": "R2"}
+
     excel_file = tmp_path / "moves.xlsx"
     pd.DataFrame({"rep_id": ["R2"], "account_id": ["a1"]}).to_excel(excel_file, index=False)
     assert read_moves_file(excel_file) == {"a1": "R2"}
@@ -160,11 +165,17 @@ def test_moves_file_read(tmp_path):
     ("account_id,rep_id\n", "moves.csv: has no moves; give one row per account to move"),
     ("", "moves.csv: is empty; a moves file has a header row with account_id and rep_id"),
     # Blank lines only: the reader cannot tell how the file is split into columns.
-    ("\n\n", "moves.csv: cannot be read as a moves file"),
+    ("\n\n", "moves.csv: cannot be split into columns; save it as CSV (UTF-8) or .xlsx"),
+    # Row numbers count blank lines, so that they match the file.
+    ("account_id,rep_id\n\na0,R2\n\na1,\n", "moves.csv row 5, column rep_id: is empty"),
+    ("account_id,rep_id\na0,R\xe92\n".encode("latin-1"), "moves.csv: is not UTF-8 text; save it as CSV (UTF-8)"),
 ])
 def test_bad_moves_file_named(tmp_path, text, message):
     path = tmp_path / "moves.csv"
-    path.write_text(text)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
     with pytest.raises(InputError) as error:
         read_moves_file(path)
     assert message in str(error.value)

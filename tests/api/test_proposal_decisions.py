@@ -69,10 +69,10 @@ def test_approval_writes_new_version(service: Service, plan: SolvedPlan) -> None
     assert solver["objective"] == pytest.approx(record["objective_after"], abs=1e-3)
     assert solver["lower_bound"] == base["solver"]["lower_bound"]
     assert solver["gap"] == pytest.approx((solver["objective"] - solver["lower_bound"]) / solver["objective"])
-    assert f"proposal {record['id']} moved 1 account by hand" in solver["notes"][-2]
+    assert f"proposal {record['id']} moved 1 account by hand" in solver["notes"][-3]
     # Nothing was solved: the solve figures are the base plan's, as the note states.
-    assert solver["notes"][-2].endswith("the solve time, time limit, seed and workers shown are those of the solved "
-                                        "plan it changed")
+    assert solver["notes"][-2] == ("the solve time, time limit, seed, workers and LP figures shown are those of the "
+                                   "original solve, not of the changes made by hand")
     assert (solver["time_s"], solver["seed"], solver["workers"]) == \
         (base["solver"]["time_s"], base["solver"]["seed"], base["solver"]["workers"])
     assert solver["notes"][-1] == ("the lower bound is the solved plan's, which holds for every plan that keeps the "
@@ -100,6 +100,16 @@ def test_later_approval_applies_to_the_latest_version(service: Service, plan: So
     # Both approvals asked for the same plan; the second applies to the version the first wrote.
     assert get_plan(service, plan_two)["based_on_plan_id"] == plan_one
     assert owners(service, plan_two)[first] == owners(service, plan_two)[second] == "AE-02"
+    # The second version keeps the note of each change, and the closing notes once each, at the end.
+    notes = get_plan(service, plan_two)["solver"]["notes"]
+    # Earlier tests may have changed this plan before, so only the last two changes are these.
+    assert [note.split(" moved")[0] for note in notes if " by hand, without solving again" in note][-2:] == \
+        [f"proposal {earlier['id']}", f"proposal {later['id']}"]
+    assert notes[-2:] == ["the solve time, time limit, seed, workers and LP figures shown are those of the original "
+                          "solve, not of the changes made by hand",
+                          "the lower bound is the solved plan's, which holds for every plan that keeps the scenario's "
+                          "rules"]
+    assert len(notes) == len(set(notes))
 
     conflict = decide(service, clash["id"], "approve")
     assert conflict.status_code == 409
