@@ -102,8 +102,9 @@ def plan_from_assignments(instance: Instance, path: str | Path) -> np.ndarray:
 def read_moves_file(path: str | Path) -> dict[str, str]:
     """Return {account id: rep id} from a CSV or Excel file with the columns account_id and rep_id.
 
-    Raises InputError, naming the row, for a file that cannot be read, a missing column, an empty id or
-    an account named twice.
+    Rows with both ids empty (blank lines) are skipped. Raises InputError for a file that is empty or
+    cannot be read, a missing column or no moves, and, naming the row, for an empty id or an account
+    named twice.
     """
     path = Path(path)
     if path.is_file() and path.stat().st_size == 0:

@@ -2,6 +2,7 @@
 
 A proposal moves accounts to other reps. Making one evaluates it at once against every rule of the
 plan's scenario (nothing is solved) and stores it as pending; ``/preview`` evaluates without storing.
+The moves come as JSON or, at ``/file`` and ``/preview/file``, as a CSV or Excel moves file.
 Sales ops approve or reject pending proposals; the requester may withdraw one. Approving writes the
 changed plan as the next version of the scenario's plans, based on the plan it changed. When an
 earlier approval has already changed that plan, the moves apply to the latest version, provided that
@@ -232,7 +233,8 @@ async def preview_proposal_file(plan_id: PlanId, caller: AnyCaller, session: Ses
     """Do what ``/preview`` does with the moves of a CSV or Excel file (columns account_id and rep_id).
 
     A file that cannot be read, lacks a column, leaves an id empty or names an account twice gets 422
-    with every problem by row, as ``territory propose --moves-file`` reports them.
+    with the problems by row (the first 20; the summary counts them all), as ``territory propose
+    --moves-file`` reports them.
     """
     body = await _moves_from_file(moves, settings, None)
     return await run_in_threadpool(preview_proposal, plan_id, body, caller, session)

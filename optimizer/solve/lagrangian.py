@@ -7,8 +7,10 @@ multipliers is a lower bound (the Lagrangian bound), often well above the LP's.
 
 ``column_search`` raises a cost level from that bound and decides, level by level, whether some
 plan costs at most the level. A level with no plan raises the proven bound past it; the cheapest
-plan within the first level that contains one is optimal. Two methods answer the question, and on
-the clock they run side by side, in two threads, until one settles it:
+plan within the first level that contains one is optimal. Two methods answer the question, each
+stepping up the levels by its own rule. On the clock they run side by side, in two threads, until one
+settles it or the deadline passes; the other stops at its next look at the stop signal (between
+chunks of work, and between reps while listing sets):
 
 - listing: a plan's cost equals the bound plus, for each rep, the excess of its account set over its
   own knapsack optimum (in multiplier-adjusted costs), so a plan within bound + T uses only sets
@@ -105,12 +107,13 @@ def column_search(instance: Instance, multipliers: np.ndarray, deadline: float,
     """Search `instance` (see ``applies``) until `deadline`; None when its loads do not fit a knapsack table.
 
     `multipliers` (per account, integer cost units), such as the LP's assignment duals, start the
-    subgradient steps. Both `methods` raise the same levels: "listing" lists each rep's sets and
+    subgradient steps. Both `methods` start from the same level: "listing" lists each rep's sets and
     covers them, "fixing" branches on pairs with variable fixing. On the clock they run side by side
     in two threads until either settles the question. With `work_seconds`, the search ignores the
     clock, so the same input gives the same result. It then counts its work in knapsack cells,
     listing nodes and cover chunks, converted to seconds at rates measured on a 2 vCPU machine. The
-    methods run one after the other, each with an equal share of the work the root step left.
+    methods run one after the other: the first gets an equal share of the work the root step left,
+    the next all that remains.
     """
     started = time.monotonic()
     data = _knapsack_data(instance)

@@ -226,7 +226,7 @@ def solve(instance: Instance, settings: SolverSettings, progress: Progress | Non
 
 
 SEARCHED_BOUND = "CP-SAT over every pair that could improve the plan"
-COLUMN_BOUND = "Lagrangian bound raised by exact search of each rep's account sets"
+COLUMN_BOUND = "Lagrangian bound raised by an exact search of cost levels"
 
 
 def _column_search(instance: Instance, relaxation: Relaxation, settings: SolverSettings,
