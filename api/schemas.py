@@ -239,12 +239,17 @@ class GeoPlanPublic(_Response):
     solver: GeoSolverPublic = Field(description="solver outcome: status, objective, bound, gap and deviations")
 
 
+# Limits of one proposal, whether its moves come as JSON or as a moves file.
+MAX_MOVES = 1000
+MAX_ID_LENGTH = 200
+
+
 class ProposalCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    moves: dict[Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL_PATTERN)],
-                Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL_PATTERN)]] = Field(
-        min_length=1, max_length=1000, description="account id -> the rep it should move to",
+    moves: dict[Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=NO_NUL_PATTERN)],
+                Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=NO_NUL_PATTERN)]] = Field(
+        min_length=1, max_length=MAX_MOVES, description="account id -> the rep it should move to",
         examples=[{"ACC-0001": "AE-05", "ACC-0002": "AE-05"}])
     note: str | None = Field(None, max_length=2000, pattern=NO_NUL_PATTERN,
                              description="why the change is asked for; stored with the proposal for sales ops")

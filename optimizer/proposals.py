@@ -123,7 +123,7 @@ def read_moves_file(path: str | Path) -> dict[str, str]:
             table = pd.read_csv(path, dtype=str, keep_default_na=False, sep=separator, encoding="utf-8-sig",
                                 skip_blank_lines=False).fillna("")
     except FileNotFoundError:
-        raise InputError([RowIssue(path.name, None, "", "", f"does not exist ({path}); give the path of the moves "
+        raise InputError([RowIssue(path.name, None, "", "", f"not found ({path}); give the path of the moves "
                                                             "file")], summary="cannot read the moves") from None
     except UnicodeDecodeError:
         raise InputError([RowIssue(path.name, None, "", "", f"is not UTF-8 text; {save_as}")],

@@ -179,7 +179,7 @@ def test_large_costs_keep_their_only_plan(methods):
     assert not result.infeasible
     assert result.proven
     assert list(result.rep_of) == [1, 0, 1]
-    # cost[1, 0] + cost[0, 1] + cost[1, 2]
+    # The plan (1, 0, 1) costs cost[1, 0] + cost[0, 1] + cost[1, 2].
     assert result.objective == (2163485305 + 2163485305 + 2163485306) * COST_SCALE
 
 

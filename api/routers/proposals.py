@@ -33,8 +33,8 @@ from api.deps import AnyCaller, SalesOps, SessionDep, SettingsDep
 from api.errors import ApiError, get_or_404
 from api.models import Dataset, Plan, PlanAssignment, Proposal, ProposalStatus, Role, Scenario, utc_now
 
-from api.schemas import (DATABASE_MAX_ID, NO_NUL_PATTERN, ErrorPublic, ProposalCreate, ProposalDecision,
-                         ProposalPublic, ProposalRecordPublic)
+from api.schemas import (DATABASE_MAX_ID, MAX_ID_LENGTH, MAX_MOVES, NO_NUL_PATTERN, ErrorPublic, ProposalCreate,
+                         ProposalDecision, ProposalPublic, ProposalRecordPublic)
 from api.settings import Settings
 from api.uploads import read_limited, safe_filename
 from api.worker import add_plan, load_dataset, plan_documents
@@ -178,13 +178,10 @@ def _get_proposal(session: Session, proposal_id: int, caller: Caller) -> Proposa
     return row
 
 
-# The limits of a proposal given as JSON (ProposalCreate), applied to a moves file too.
-MAX_MOVES = 1000
-MAX_ID_LENGTH = 200
 MovesFile = Annotated[UploadFile, File(description="moves file: .csv or .xlsx with the columns account_id and "
                                                    "rep_id, one row per account to move")]
 MovesNote = Annotated[str | None, Form(max_length=2000, pattern=NO_NUL_PATTERN,
-                                       description="why the change is asked for; stored with the proposal")]
+                                       description="why the change is requested; stored with the proposal")]
 INVALID_FILE = {413: {"model": ErrorPublic, "description": "the moves file is larger than the upload limit"}}
 
 
@@ -201,10 +198,12 @@ async def _moves_from_file(file: UploadFile, settings: Settings, note: str | Non
                             "so split the file")
     for account, rep in moves.items():
         for column, value in (("account_id", account), ("rep_id", rep)):
-            if len(value) > MAX_ID_LENGTH or "\x00" in value:
-                raise ApiError(422, f"the moves file {name} has an {column} of {len(value):,} characters or with a NUL "
-                                    f"character ({value[:40]!r}...); ids have at most {MAX_ID_LENGTH} characters "
-                                    "and no NUL")
+            if len(value) > MAX_ID_LENGTH:
+                raise ApiError(422, f"invalid {column} {value[:40]!r}... in the moves file {name}: it has "
+                                    f"{len(value):,} characters, and an id may have at most {MAX_ID_LENGTH}")
+            if "\x00" in value:
+                raise ApiError(422, f"invalid {column} {value[:40]!r} in the moves file {name}: it contains a NUL "
+                                    "character; remove it")
     return ProposalCreate.model_construct(moves=moves, note=note)
 
 
@@ -230,7 +229,7 @@ def preview_proposal(plan_id: PlanId, body: ProposalCreate, caller: AnyCaller, s
              responses={**NOT_FOUND, **FORBIDDEN_MOVE, **INVALID_MOVES, **INVALID_FILE})
 async def preview_proposal_file(plan_id: PlanId, caller: AnyCaller, session: SessionDep, settings: SettingsDep,
                                 moves: MovesFile) -> dict:
-    """Do what ``/preview`` does with the moves of a CSV or Excel file (columns account_id and rep_id).
+    """Evaluate the moves of a CSV or Excel file (columns account_id and rep_id) as ``/preview`` does.
 
     A file that cannot be read, lacks a column, leaves an id empty or names an account twice gets 422
     with the problems by row (the first 20; the summary counts them all), as ``territory propose

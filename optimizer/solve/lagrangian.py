@@ -15,8 +15,8 @@ chunks of work, and between reps while listing sets):
 - listing: a plan's cost equals the bound plus, for each rep, the excess of its account set over its
   own knapsack optimum (in multiplier-adjusted costs), so a plan within bound + T uses only sets
   whose excess is at most T. It lists every such set for each rep, then picks one set per rep that
-  covers every account once, by depth-first search with a Lagrangian bound at every node. Fast while
-  the sets are few; their number grows quickly with T and with the accounts per rep.
+  covers every account once, by depth-first search with a Lagrangian bound at every node. It is fast
+  while the sets are few, but their number grows quickly with T and with the accounts per rep.
 - fixing: depth-first branch and bound on account-rep pairs, with the Lagrangian bound recomputed at
   every node and pairs dropped or fixed by the bound with each forced in or out. Its memory does not
   grow with T, so it goes on where the listing runs out of room.
@@ -224,7 +224,7 @@ def _combine(result: ColumnSearchResult, outcomes: list[_Outcome], names: list[s
     result.levels = max(o.levels for o in outcomes)
     result.columns = max(o.columns for o in outcomes)
     plans = [o for o in outcomes if o.rep_of is not None]
-    # A plan in hand outweighs a claim that none exists; both at once would be a fault of one method.
+    # A plan in hand outweighs a claim that none exists. Both at once would mean a fault in one method.
     result.infeasible = any(o.infeasible for o in outcomes) and not plans
     if plans and any(o.infeasible for o in outcomes):
         logger.warning("column search: one method found no plan while the other found one; keeping the plan")
@@ -430,25 +430,11 @@ def _knapsacks(reduced, weight, capacity):
     m, n = reduced.shape
     value = np.zeros(m)
     chosen = np.zeros((m, n), np.bool_)
+    size = capacity.max()
+    table = np.empty(size + 1)
+    took = np.empty((n, size + 1), np.bool_)
     for r in range(m):
-        size = capacity[r]
-        best = np.zeros(size + 1)
-        took = np.zeros((n, size + 1), np.bool_)
-        for j in range(n):
-            gain = -reduced[r, j]
-            if gain <= 0 or weight[r, j] > size:
-                continue
-            w_j = weight[r, j]
-            for w in range(size, w_j - 1, -1):
-                if best[w - w_j] + gain > best[w]:
-                    best[w] = best[w - w_j] + gain
-                    took[j, w] = True
-        w = size
-        for j in range(n - 1, -1, -1):
-            if took[j, w]:
-                chosen[r, j] = True
-                w -= weight[r, j]
-        value[r] = -best[size]
+        value[r] = -_knapsack_pick(-reduced[r], weight[r], capacity[r], table, took, chosen[r])
     return value, chosen
 
 
@@ -852,13 +838,13 @@ def _cover_run(start, jobs, excess, rep, m, n, divisor, chunk, alive, count_aliv
 MAX_FIXING_BYTES = 256_000_000
 FIXING_ROUNDS = 5
 # Knapsack cells between two looks at the clock (a node is never split). The rate turns cells into
-# seconds in repeatable mode; it was measured on generalized assignment type D on a 2 vCPU AMD EPYC.
+# seconds in repeatable mode. It was measured on generalized assignment type D on a 2 vCPU AMD EPYC.
 FIXING_CHUNK_CELLS = 50_000_000
 FIXING_CELLS_PER_SECOND = 600_000_000
 
 
 class _FixingState:
-    """Arrays of one resumable branch and bound; a call of ``_fixing_run`` goes on where the last stopped."""
+    """Arrays of one resumable branch and bound: each call of ``_fixing_run`` goes on where the last stopped."""
 
     def __init__(self, weight, capacity, u):
         m, n = weight.shape
@@ -892,15 +878,18 @@ class _FixingState:
 
 @numba.njit(cache=True, nogil=True)
 def _knapsack_pick(gain, weight, size, best, took, pick):
-    """Solve one 0/1 knapsack (largest gain within `size`), mark its items in `pick`, return its gain."""
+    """Solve one 0/1 knapsack (largest gain within `size`), mark its items in `pick`, and return its gain.
+
+    Items of no gain or heavier than `size` are left out. `best` has at least size + 1 cells and `took`
+    one row per item of at least size + 1 cells.
+    """
     count = len(gain)
     for c in range(size + 1):
         best[c] = 0.0
     for k in range(count):
-        g = gain[k]
-        if g <= 0:
+        g, w = gain[k], weight[k]
+        if g <= 0 or w > size:
             continue
-        w = weight[k]
         for c in range(w):
             took[k, c] = False
         for c in range(size, w - 1, -1):
@@ -911,7 +900,7 @@ def _knapsack_pick(gain, weight, size, best, took, pick):
                 took[k, c] = True
     c = size
     for k in range(count - 1, -1, -1):
-        pick[k] = gain[k] > 0 and took[k, c]
+        pick[k] = gain[k] > 0 and weight[k] <= size and took[k, c]
         if pick[k]:
             c -= weight[k]
     return best[size]
@@ -1014,7 +1003,7 @@ def _fixing_run(cost, weight, divisor, tolerance, rounds, chunk_cells, allowed, 
             changed = True
             while changed and not dead:
                 changed = False
-                # A rep whose room an account exceeds cannot take it; an account left one rep goes there.
+                # A rep without room for an account cannot take it, and an account left with one rep goes there.
                 placing = True
                 while placing and not dead:
                     placing = False

@@ -130,6 +130,20 @@ def test_moves_file_problems_are_422_by_row(service: Service, small_plan: Solved
     assert missing.status_code == 422
     assert "a moves file has the columns account_id and rep_id" in missing.json()["issues"][0]["message"]
 
+    rows = "".join(f"A{index},AE-03\n" for index in range(1001))
+    too_many = service.client.post(f"/plans/{small_plan.plan_id}/proposals/preview/file", headers=service.headers(),
+                                   files={"moves": ("many.csv", f"account_id,rep_id\n{rows}".encode(), "text/csv")})
+    assert too_many.status_code == 422
+    assert too_many.json()["detail"] == ("the moves file many.csv has 1,001 moves; a proposal takes at most 1,000, "
+                                         "so split the file")
+
+    long_id = "A" * 201
+    too_long = service.client.post(f"/plans/{small_plan.plan_id}/proposals/preview/file", headers=service.headers(),
+                                   files={"moves": ("long.csv", f"account_id,rep_id\n{long_id},AE-03\n".encode(),
+                                                    "text/csv")})
+    assert too_long.status_code == 422
+    assert too_long.json()["detail"].endswith("it has 201 characters, and an id may have at most 200")
+
 
 def test_moves_file_of_other_territory_is_403(service: Service, small_plan: SolvedPlan) -> None:
     plan = owners(service, small_plan.plan_id)
