@@ -17,6 +17,7 @@ import pytest
 
 from benchmarks.gap import (DATA_FOLDER, GapInputError, KnownRow, check_assignment, read_problem, solve_problem,
                             summary_lines)
+from optimizer.solve.lagrangian import compile_search
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 CATTRYSSE = DATA_FOLDER / "instances" / "cattrysse1994"
@@ -38,6 +39,12 @@ def _recheck(problem, assignment: list[int]) -> tuple[int, list[int]]:
     used = [sum(int(problem.resource[agent, job]) for job, a in enumerate(assignment) if a == agent)
             for agent in range(problem.agents)]
     return objective, used
+
+
+@pytest.fixture(scope="module", autouse=True)
+def compiled_search():
+    # In a fresh install the first solve would spend its 10 s compiling the column search.
+    compile_search()
 
 
 @pytest.mark.parametrize("name", sorted(MINIMUM))
