@@ -99,7 +99,18 @@ def plan_from_assignments(instance: Instance, path: str | Path) -> np.ndarray:
     return plan_from_owners(instance, dict(zip(table["account_id"], table["rep_id"], strict=True)), path.name)
 
 
-def read_moves_file(path: str | Path) -> dict[str, str]:
+class MovesFromFile(dict):
+    """{account id: rep id} read from a moves file; ``where[account id]`` names the file and row of each move.
+
+    ``evaluate_proposal`` adds the file and row to its message about a move it refuses.
+    """
+
+    def __init__(self, moves: Mapping[str, str], where: Mapping[str, str]):
+        super().__init__(moves)
+        self.where = dict(where)
+
+
+def read_moves_file(path: str | Path) -> MovesFromFile:
     """Return {account id: rep id} from a CSV or Excel file with the columns account_id and rep_id.
 
     Rows with both ids empty (blank lines) are skipped. Raises InputError for a file that is empty or
@@ -141,7 +152,7 @@ def read_moves_file(path: str | Path) -> dict[str, str]:
         raise InputError([RowIssue(path.name, None, column, "", "is missing; a moves file has the columns account_id "
                                                                 "and rep_id, one row per move") for column in missing],
                          summary="cannot read the moves")
-    issues, moves = [], {}
+    issues, moves, where = [], {}, {}
     # Row numbers count the header as row 1, as a spreadsheet shows them.
     for row, (account_id, rep_id) in enumerate(zip(table["account_id"].str.strip(), table["rep_id"].str.strip(),
                                                    strict=True), start=2):
@@ -153,12 +164,13 @@ def read_moves_file(path: str | Path) -> dict[str, str]:
             issues.append(RowIssue(path.name, row, "account_id", account_id, "is moved twice; give each account once"))
         else:
             moves[account_id] = rep_id
+            where[account_id] = f"{path.name} row {row}"
     if issues:
         raise InputError(issues[:20], summary=f"{len(issues)} problem(s) with the moves file")
     if not moves:
         raise InputError([RowIssue(path.name, None, "", "", "has no moves; give one row per account to move")],
                          summary="cannot read the moves")
-    return moves
+    return MovesFromFile(moves, where)
 
 
 def plan_from_owners(instance: Instance, owner: Mapping[str, str | None], source: str) -> np.ndarray:
@@ -197,8 +209,10 @@ def evaluate_proposal(instance: Instance, rep_of: np.ndarray, moves: Mapping[str
     of the inputs that could not be located and so have no rep. Raises ConfigError for an unknown account
     or rep id (with the closest one), an account not located, or an account that already belongs to the
     rep it should move to. The closest account id is sought among `hint_accounts` when given, so that a
-    caller who may see only some accounts is not shown another's.
+    caller who may see only some accounts is not shown another's. A refused move read by
+    ``read_moves_file`` is named with its file and row.
     """
+    where = {str(account).strip(): text for account, text in getattr(moves, "where", {}).items()}
     stripped = [str(account).strip() for account in moves]
     twice = next((account for account in stripped if stripped.count(account) > 1), None)
     if twice is not None:
@@ -213,20 +227,22 @@ def evaluate_proposal(instance: Instance, rep_of: np.ndarray, moves: Mapping[str
     problems, applied = [], []
     after = np.asarray(rep_of, dtype=np.int64).copy()
     for account_id, rep_id in moves.items():
+        row = f" ({where[account_id]})" if account_id in where else ""
         if account_id in not_located:
-            problems.append(f"account {account_id} could not be located ({not_located[account_id] or 'no location'}), "
-                            "so it has no rep in the plan; give it a location and plan again")
+            reason = not_located[account_id] or "no location"
+            problems.append(f"account {account_id}{row} could not be located ({reason}), so it has no rep in the "
+                            "plan; give it a location and plan again")
             continue
         if account_id not in account_index:
             hints = account_index if hint_accounts is None else hint_accounts
-            problems.append(f"account {account_id!r} is not an account of the plan{_closest(account_id, hints)}")
+            problems.append(f"account {account_id!r}{row} is not an account of the plan{_closest(account_id, hints)}")
             continue
         if rep_id not in rep_index:
-            problems.append(f"rep {rep_id!r} is not in the roster{_closest(rep_id, rep_index)}")
+            problems.append(f"rep {rep_id!r}{row} is not in the roster{_closest(rep_id, rep_index)}")
             continue
         a, r = account_index[account_id], rep_index[rep_id]
         if after[a] == r:
-            problems.append(f"account {account_id} already belongs to {rep_id}")
+            problems.append(f"account {account_id}{row} already belongs to {rep_id}")
             continue
         applied.append((account_id, instance.rep_ids[after[a]], rep_id))
         after[a] = r

@@ -514,6 +514,12 @@ def test_propose_moves_file(small_files, tmp_path):
     assert twice.returncode == 2
     assert "--move names account A3 twice, or one that --moves-file names" in twice.stderr
 
+    moves.write_text(f"account_id,rep_id\nA3,{other}\nA33,{other}\n")
+    not_in_plan = territory("propose", "--accounts", str(accounts), "--reps", str(reps), "--plan", str(out),
+                        "--moves-file", str(moves))
+    assert not_in_plan.returncode == 2
+    assert "account 'A33' (moves.csv row 3) is not an account of the plan; did you mean" in not_in_plan.stderr
+
 
 @pytest.mark.parametrize("move", ["A3", "A3=R1=R2", "=R1"])
 def test_propose_bad_move_is_invalid_input(small_files, tmp_path, move):

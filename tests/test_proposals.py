@@ -157,6 +157,19 @@ def test_moves_file_read(tmp_path):
     assert read_moves_file(excel_file) == {"a1": "R2"}
 
 
+def test_refused_moves_named_by_file_row(tmp_path):
+    """A move the evaluation refuses is named with its file row; blank lines count, as in the file."""
+    path = tmp_path / "moves.csv"
+    path.write_text("account_id,rep_id\na0,R2\n\na9,R1\na1,R22\na2,R2\n")
+    with pytest.raises(ConfigError) as error:
+        evaluate_proposal(instance(), PLAN, read_moves_file(path))
+    assert str(error.value).splitlines()[1:] == [
+        "  - account 'a9' (moves.csv row 4) is not an account of the plan",
+        "  - rep 'R22' (moves.csv row 5) is not in the roster; did you mean 'R2'?",
+        "  - account a2 (moves.csv row 6) already belongs to R2",
+    ]
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("account,rep\na0,R2\n", "moves.csv, column account_id: is missing; a moves file has the columns account_id and "
                               "rep_id"),

@@ -86,8 +86,10 @@ def _check_ae_moves(caller: Caller, owners: dict[str, str], moves: dict[str, str
     foreign = [account for account, rep in moves.items()
                if account in owners and caller.rep_id not in (rep, owners[account])]
     if foreign:
+        where = getattr(moves, "where", {})
+        row = f" ({where[foreign[0]]})" if foreign[0] in where else ""
         raise HTTPException(403, f"an ae key may move only accounts into or out of its own territory "
-                                 f"({caller.rep_id}); {foreign[0]} is neither")
+                                 f"({caller.rep_id}); {foreign[0]}{row} is neither")
 
 
 def _evaluate(session: Session, plan: Plan, moves: dict[str, str], owners: dict[str, str],

@@ -152,7 +152,19 @@ def test_moves_file_of_other_territory_is_403(service: Service, small_plan: Solv
                                    files={"moves": ("moves.csv", f"account_id,rep_id\n{other},AE-03\n".encode(),
                                                     "text/csv")})
     assert response.status_code == 403
-    assert f"{other} is neither" in response.json()["detail"]
+    assert f"{other} (moves.csv row 2) is neither" in response.json()["detail"]
+
+
+def test_refused_file_move_is_422_with_its_row(service: Service, small_plan: SolvedPlan) -> None:
+    plan = owners(service, small_plan.plan_id)
+    account = first_of(plan, "AE-02")
+    content = f"account_id,rep_id\n\nNO-SUCH,AE-03\n{account},AE-77\n".encode()
+    response = service.client.post(f"/plans/{small_plan.plan_id}/proposals/preview/file", headers=service.headers(),
+                                   files={"moves": ("moves.csv", content, "text/csv")})
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert "account 'NO-SUCH' (moves.csv row 3) is not an account of the plan" in detail
+    assert "rep 'AE-77' (moves.csv row 4) is not in the roster" in detail
 
 
 def test_lone_surrogate_is_422(service: Service, small_plan: SolvedPlan) -> None:
