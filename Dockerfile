@@ -15,6 +15,14 @@ COPY optimizer ./optimizer
 COPY api ./api
 COPY data ./data
 RUN pip install --no-cache-dir .
+# numba compiles the exact search for capacity-only plans on its first use, which takes about 12 s
+# of that solve's time limit. It is compiled here instead, into a cache the service user may also
+# write: a host with another processor model compiles it once more on first use. It runs from /,
+# so that it imports the installed package, as the service does, not the sources in /app.
+ENV NUMBA_CACHE_DIR=/opt/numba-cache
+RUN mkdir /opt/numba-cache && cd / \
+    && python -c "from optimizer.solve.lagrangian import compile_search; compile_search()" \
+    && chown -R planner /opt/numba-cache
 
 USER planner
 WORKDIR /data

@@ -39,11 +39,11 @@ from optimizer.validator import check_plan
 logger = logging.getLogger(__name__)
 
 # Seconds kept back from the solver for checking the plan and writing its files, and the least the
-# solver gets however long loading took. On an idle 2-core machine checking and writing took 1.4 s for
-# 5,000 accounts, 3 s for 20,000, 9 s for 100,000 and 20 s for 200,000 (see docs/benchmarks.md). The
-# values below keep about half as much again.
-OUTPUT_SECONDS = 1.5
-OUTPUT_SECONDS_PER_ACCOUNT = 1.5e-4
+# solver gets however long loading took. On an idle 2 vCPU AMD EPYC, checking and writing took 4.3 s
+# for 20,000 accounts, 16.6 s for 100,000 and 27.4 s for 200,000 (see docs/benchmarks.md). The values
+# below keep a quarter to a half more.
+OUTPUT_SECONDS = 2.5
+OUTPUT_SECONDS_PER_ACCOUNT = 1.8e-4
 # Lists the files of the last run written into an output folder (see write_staged).
 MANIFEST = ".territory-files"
 MIN_SOLVE_SECONDS = 5.0

@@ -9,7 +9,7 @@ Two ways to draw a territory:
 * **Voronoi cells** (no boundary layer). Each distinct account location gets the cell of the points closer
   to it than to any other location, computed in a local Lambert azimuthal equal-area projection. The cells
   are clipped to a buffer of ``CLIP_BUFFER_KM`` around account locations and rep home bases. When every
-  point lies in the US, the US land outline clips them too (see ``_clip_region``).
+  point lies in the US, the US land outline clips them too (see ``_land_clip``).
 
 Every geometry returned is a valid Polygon or MultiPolygon in EPSG:4326, or None when a rep has no area.
 Areas are geodesic, on the WGS84 ellipsoid.
@@ -53,6 +53,10 @@ OFFSHORE_KEEP_KM = 5.0
 # Polygon edges are split into pieces of at most this length (m) before leaving the projection, so that a
 # straight edge in the projection stays close to the same edge drawn straight in longitude/latitude.
 MAX_SEGMENT_M = 10_000.0
+# Grid (m) that territories clipped by their discs are snapped to, in the local projection.
+SNAP_GRID_M = 0.01
+# Segments per quarter circle of the clip discs (shapely's default): a disc is a 32-sided polygon.
+DISC_QUADRANT_SEGMENTS = 8
 
 _GEOD = pyproj.Geod(ellps="WGS84")
 
@@ -91,6 +95,7 @@ def build_territories(
         geometries = _territories_from_voronoi(accounts, reps, outline)
 
     rows = []
+    by_rep = dict(tuple(accounts.groupby("rep_id", sort=False)))
     for rep_id in rep_ids:
         geometry = clean_polygonal(geometries.get(rep_id))
         rows.append(
@@ -98,7 +103,7 @@ def build_territories(
                 "rep_id": rep_id,
                 "geometry": geometry,
                 "area_km2": geodesic_area_km2(geometry),
-                "accounts_outside": _count_accounts_outside(geometry, accounts[accounts["rep_id"] == rep_id]),
+                "accounts_outside": _count_accounts_outside(geometry, by_rep.get(rep_id, accounts.iloc[:0])),
             }
         )
 
@@ -343,57 +348,118 @@ def _territories_from_voronoi(
     to_local = pyproj.Transformer.from_crs(WGS84, crs, always_xy=True)
     xs, ys = to_local.transform(all_lons, all_lats)
     location_points = shapely.points(xs[: len(locations)], ys[: len(locations)])
+    home_discs = shapely.buffer(shapely.points(xs[len(locations):], ys[len(locations):]), CLIP_BUFFER_KM * 1000.0,
+                                quad_segs=DISC_QUADRANT_SEGMENTS)
+    homes_near = shapely.STRtree(home_discs)
 
-    region = _clip_region(shapely.points(xs, ys), location_points, crs, outline)
-    cells = _voronoi_cells(location_points, region)
-    logger.info("Voronoi: %d accounts at %d distinct locations, clip region %.0f km2",
-                len(accounts), len(locations), region.area / 1e6)
-
-    shapely.prepare(region)
-    geometries = {}
+    land = _land_clip(shapely.points(xs, ys), location_points, crs, outline)
+    reach = CLIP_BUFFER_KM * 1000.0
+    extent = shapely.box(xs.min() - reach, ys.min() - reach, xs.max() + reach, ys.max() + reach)
+    cells = _voronoi_cells(location_points, extent)
+    beyond = _parts_beyond_reach(cells, location_points, reach)
+    if land is not None:
+        shapely.prepare(land)
+    geometries, area_m2 = {}, 0.0
     for rep_id, rep_locations in owners.groupby(owners, sort=False):
-        # Voronoi cells tile the plane, so a coverage union joins them fast; the union is clipped once.
-        rep_cells = [cells[location] for location in rep_locations.index if location in cells]
-        cell_union = shapely.coverage_union_all(rep_cells).intersection(region) if rep_cells else shapely.Polygon()
-        if cell_union.is_empty:
+        located = [location for location in rep_locations.index if location in cells]
+        if not located:
             continue
-        densified = shapely.segmentize(cell_union, MAX_SEGMENT_M)
+        # Voronoi cells tile the plane, so a coverage union joins them fast.
+        clipped = shapely.coverage_union_all([cells[location] for location in located])
+        cut = [beyond[location] for location in located if location in beyond]
+        if cut:
+            cut = shapely.union_all(cut)
+            near = home_discs[homes_near.query(cut, predicate="intersects")]
+            if len(near):
+                cut = cut.difference(shapely.union_all(near))
+            # The cut shares edges with the cells, and rounding leaves slivers along them. Snapping to a
+            # 1 cm grid removes them.
+            clipped = shapely.set_precision(clipped.difference(cut), SNAP_GRID_M)
+        if land is not None:
+            clipped = clipped.intersection(land)
+        if clipped.is_empty:
+            continue
+        area_m2 += clipped.area
+        densified = _densified(clipped, MAX_SEGMENT_M)
         # NOTE: a territory crossing the antimeridian (western Aleutians) is not split there, so its
         # longitudes jump from +180 to -180 and the polygon comes out wrong in EPSG:4326.
         geometries[rep_id] = project_geometry(densified, crs, WGS84)
+    logger.info("Voronoi: %d accounts at %d distinct locations, territories of %.0f km2 in all",
+                len(accounts), len(locations), area_m2 / 1e6)
     return geometries
 
 
-def _clip_region(
-    points: np.ndarray, location_points: np.ndarray, crs: pyproj.CRS, outline: shapely.Geometry | None
-) -> shapely.Geometry:
-    """Return the area (in ``crs``) that Voronoi cells are clipped to.
+def _densified(geometry: shapely.Geometry, max_segment: float) -> Polygon | MultiPolygon:
+    """Return the polygon parts of `geometry` with points added so that no edge is longer than `max_segment`.
 
-    The region is the union of ``CLIP_BUFFER_KM`` discs around ``points`` (account locations and home
-    bases). A given ``outline`` always clips it. Without one, the US outline clips it only when every point
-    is within ``US_OUTLINE_SLACK_KM`` of US land, so data abroad keeps the plain buffer. The US outline is
-    first widened by ``OFFSHORE_KEEP_KM`` discs around the account locations that lie off it.
+    Each ring is densified on its own. shapely.segmentize on a whole polygon also repairs the result,
+    and on a valid territory with holes, whose densified edges crossed by a rounding error, that repair
+    left almost nothing (GEOS 3.14). A crossing left here is repaired after the projection.
     """
-    region = shapely.union_all(shapely.buffer(points, CLIP_BUFFER_KM * 1000.0))
+    polygons = []
+    for part in shapely.get_parts(geometry):
+        pieces = part.geoms if isinstance(part, MultiPolygon) else [part]
+        for polygon in pieces:
+            if isinstance(polygon, Polygon) and not polygon.is_empty:
+                polygons.append(Polygon(shapely.segmentize(polygon.exterior, max_segment),
+                                        [shapely.segmentize(ring, max_segment) for ring in polygon.interiors]))
+    return polygons[0] if len(polygons) == 1 else MultiPolygon(polygons)
+
+
+def _parts_beyond_reach(cells: dict[int, shapely.Geometry], location_points: np.ndarray,
+                        reach: float) -> dict[int, shapely.Geometry]:
+    """Return, for each cell that reaches farther than `reach` from its location, the part beyond its disc.
+
+    A point of a location's cell lies within `reach` of some account location only if it lies within
+    it of the cell's own location, the nearest one. So removing these parts clips the cells to the
+    union of every location's disc, and most cells, which lie inside their own disc, need no work.
+    """
+    if not cells:
+        return {}
+    keys = np.fromiter(cells, dtype=np.int64, count=len(cells))
+    polygons = np.array([cells[key] for key in keys], dtype=object)
+    coordinates, owner = shapely.get_coordinates(polygons, return_index=True)
+    centres = shapely.get_coordinates(location_points[keys])
+    distance = np.hypot(coordinates[:, 0] - centres[owner, 0], coordinates[:, 1] - centres[owner, 1])
+    farthest = np.zeros(len(keys))
+    np.maximum.at(farthest, owner, distance)
+    # A convex cell whose corners all lie within the disc polygon's inscribed circle lies inside it.
+    inscribed = reach * np.cos(np.pi / (4 * DISC_QUADRANT_SEGMENTS))
+    far = np.flatnonzero(farthest > inscribed)
+    discs = shapely.buffer(location_points[keys[far]], reach, quad_segs=DISC_QUADRANT_SEGMENTS)
+    parts = shapely.difference(polygons[far], discs)
+    return {int(keys[k]): part for k, part in zip(far, parts, strict=True) if not part.is_empty}
+
+
+def _land_clip(
+    points: np.ndarray, location_points: np.ndarray, crs: pyproj.CRS, outline: shapely.Geometry | None
+) -> shapely.Geometry | None:
+    """Return the outline (in ``crs``) that clips the Voronoi cells besides the discs, or None for none.
+
+    A given ``outline`` always clips them. Without one, the US outline clips them only when every point
+    (account locations and home bases) is within ``US_OUTLINE_SLACK_KM`` of US land, so data abroad
+    keeps the plain discs. The US outline is first widened by ``OFFSHORE_KEEP_KM`` discs around the
+    account locations that lie off it.
+    """
     if outline is not None:
-        return region.intersection(project_geometry(outline, WGS84, crs))
+        return project_geometry(outline, WGS84, crs)
 
     us_land = project_geometry(load_us_outline(), WGS84, crs)
     shapely.prepare(us_land)
     if not bool(np.all(shapely.dwithin(us_land, points, US_OUTLINE_SLACK_KM * 1000.0))):
-        logger.info("some points lie outside the US; Voronoi cells are clipped to the %g km buffer only",
+        logger.info("some points lie outside the US; Voronoi cells are clipped to the %g km discs only",
                     CLIP_BUFFER_KM)
-        return region
+        return None
 
     offshore = location_points[~shapely.contains(us_land, location_points)]
     if len(offshore):
         us_land = shapely.union_all([us_land, *shapely.buffer(offshore, OFFSHORE_KEEP_KM * 1000.0)])
-    return region.intersection(us_land)
+    return us_land
 
 
 def _voronoi_cells(location_points: np.ndarray, region: shapely.Geometry) -> dict[int, shapely.Geometry]:
     """Return each location's Voronoi cell, keyed by location position. The cells reach at least as far
-    as ``region``; the caller clips them.
+    as ``region``; the caller clips them to their discs.
 
     shapely does not promise to return cells in input order, so each cell is matched to the location
     point that lies inside it.

@@ -20,6 +20,8 @@ from shapely.geometry import GeometryCollection, LineString, Point, Polygon, box
 
 from optimizer.regions import (
     CLIP_BUFFER_KM,
+    MAX_SEGMENT_M,
+    _densified,
     build_territories,
     clean_polygonal,
     geodesic_area_km2,
@@ -249,6 +251,46 @@ def test_voronoi_outside_us_keeps_buffer():
     centres = project_geometry(shapely.MultiPoint([(10.0, 50.0), (11.0, 50.0)]), "EPSG:4326", crs)
     expected_km2 = shapely.union_all(shapely.buffer(shapely.get_parts(centres), CLIP_BUFFER_KM * 1000)).area / 1e6
     assert territories["area_km2"].sum() == pytest.approx(expected_km2, rel=1e-3)
+
+
+def test_voronoi_home_disc_keeps_cell_parts():
+    """Outside the US the cells are clipped to the discs around accounts and home bases only.
+
+    The accounts lie 4 degrees of longitude apart (about 290 km), so their cells reach beyond their own
+    discs, and the home base halfway between keeps the parts of both cells within its disc.
+    """
+    accounts = make_accounts([("a1", "r1", 1.0, 10.0, 50.0), ("a2", "r2", 1.0, 14.0, 50.0)])
+    reps = pd.DataFrame({"rep_id": ["r1", "r2"], "lon": [12.0, float("nan")], "lat": [50.0, float("nan")]})
+    territories = build_territories(accounts, reps)
+
+    crs = local_equal_area_crs(np.array([10.0, 14.0, 12.0]), np.array([50.0, 50.0, 50.0]))
+    centres = project_geometry(shapely.MultiPoint([(10.0, 50.0), (14.0, 50.0), (12.0, 50.0)]), "EPSG:4326", crs)
+    discs = shapely.buffer(shapely.get_parts(centres), CLIP_BUFFER_KM * 1000)
+    union_km2 = shapely.union_all(discs).area / 1e6
+    # Each rep gets its own disc and the half of the home disc on its side: half of the union.
+    assert territory(territories, "r1").area_km2 == pytest.approx(union_km2 / 2, rel=1e-3)
+    assert territory(territories, "r2").area_km2 == pytest.approx(union_km2 / 2, rel=1e-3)
+    # Without the home base, the two discs alone.
+    alone = build_territories(accounts, make_reps(["r1", "r2"]))
+    own_km2 = shapely.union_all(discs[:2]).area / 1e6
+    assert alone["area_km2"].sum() == pytest.approx(own_km2, rel=1e-3)
+
+
+def test_densified_keeps_territory_with_holes():
+    """A clipped territory (local equal-area metres, from a 20,000-account plan) whose densified edges
+    cross by a rounding error. With GEOS 3.14, shapely.segmentize on the whole polygon left almost no
+    area. Densified ring by ring, it keeps its area."""
+    polygon = shapely.from_wkb(bytes.fromhex((REPO / "tests" / "data" / "territory_with_holes.wkb.hex").read_text()))
+    assert polygon.is_valid
+
+    densified = _densified(polygon, MAX_SEGMENT_M)
+
+    assert len(densified.interiors) == len(polygon.interiors) == 8
+    assert densified.area == pytest.approx(polygon.area, rel=1e-12)
+    assert shapely.get_num_coordinates(densified) > shapely.get_num_coordinates(polygon)
+    longest = max(np.hypot(*np.diff(shapely.get_coordinates(ring), axis=0).T).max()
+                  for ring in [densified.exterior, *densified.interiors])
+    assert longest <= MAX_SEGMENT_M
 
 
 def test_voronoi_given_outline_clips():
