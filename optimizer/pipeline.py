@@ -39,9 +39,9 @@ from optimizer.validator import check_plan
 logger = logging.getLogger(__name__)
 
 # Seconds kept back from the solver for checking the plan and writing its files, and the least the
-# solver gets however long loading took. On an idle 2 vCPU AMD EPYC, checking and writing took 4.3 s
-# for 20,000 accounts, 16.6 s for 100,000 and 27.4 s for 200,000 (see docs/benchmarks.md). The values
-# below keep a quarter to a half more.
+# solver gets however long loading took. On an idle 2 vCPU AMD EPYC, checking and writing took up to
+# 4.3 s for 20,000 accounts, 16.6 s for 100,000 and 27.5 s for 200,000 (see docs/benchmarks.md). The
+# values below keep 20 % to 40 % more.
 OUTPUT_SECONDS = 2.5
 OUTPUT_SECONDS_PER_ACCOUNT = 1.8e-4
 # Lists the files of the last run written into an output folder (see write_staged).

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import logging
 from pathlib import Path
 
@@ -53,8 +54,8 @@ OFFSHORE_KEEP_KM = 5.0
 # Polygon edges are split into pieces of at most this length (m) before leaving the projection, so that a
 # straight edge in the projection stays close to the same edge drawn straight in longitude/latitude.
 MAX_SEGMENT_M = 10_000.0
-# Grid (m) that territories clipped by their discs are snapped to, in the local projection.
-SNAP_GRID_M = 0.01
+# Absolute tolerance (m2) of the area check on the overlay that joins a territory's clipped cells.
+AREA_CHECK_M2 = 100.0
 # Segments per quarter circle of the clip discs (shapely's default): a disc is a 32-sided polygon.
 DISC_QUADRANT_SEGMENTS = 8
 
@@ -356,7 +357,12 @@ def _territories_from_voronoi(
     reach = CLIP_BUFFER_KM * 1000.0
     extent = shapely.box(xs.min() - reach, ys.min() - reach, xs.max() + reach, ys.max() + reach)
     cells = _voronoi_cells(location_points, extent)
-    beyond = _parts_beyond_reach(cells, location_points, reach)
+    far = _reaching_beyond(cells, location_points, reach)
+    # Only the cells that reach beyond their own location's disc need clipping, and within such a
+    # cell only its own disc and the home discs count, so these discs suffice.
+    far_discs = shapely.buffer(location_points[sorted(far)], reach, quad_segs=DISC_QUADRANT_SEGMENTS)
+    reach_region = shapely.union_all(np.concatenate([far_discs, home_discs]))
+    shapely.prepare(reach_region)
     if land is not None:
         shapely.prepare(land)
     geometries, area_m2 = {}, 0.0
@@ -364,17 +370,16 @@ def _territories_from_voronoi(
         located = [location for location in rep_locations.index if location in cells]
         if not located:
             continue
-        # Voronoi cells tile the plane, so a coverage union joins them fast.
-        clipped = shapely.coverage_union_all([cells[location] for location in located])
-        cut = [beyond[location] for location in located if location in beyond]
-        if cut:
-            cut = shapely.union_all(cut)
-            near = home_discs[homes_near.query(cut, predicate="intersects")]
-            if len(near):
-                cut = cut.difference(shapely.union_all(near))
-            # The cut shares edges with the cells, and rounding leaves slivers along them. Snapping to a
-            # 1 cm grid removes them.
-            clipped = shapely.set_precision(clipped.difference(cut), SNAP_GRID_M)
+        clipped = _clipped_cells([cells[location] for location in located if location not in far],
+                                 [cells[location] for location in located if location in far], reach_region)
+        if clipped is None:
+            logger.info("territory of %s: the overlay areas do not add up, so it is clipped to the union of its "
+                        "own discs instead", rep_id)
+            # Voronoi cells tile the plane, so a coverage union joins them fast.
+            cell_union = shapely.coverage_union_all([cells[location] for location in located])
+            discs = list(shapely.buffer(location_points[located], reach, quad_segs=DISC_QUADRANT_SEGMENTS))
+            discs.extend(home_discs[homes_near.query(cell_union, predicate="intersects")])
+            clipped = cell_union.intersection(shapely.union_all(discs))
         if land is not None:
             clipped = clipped.intersection(land)
         if clipped.is_empty:
@@ -387,6 +392,48 @@ def _territories_from_voronoi(
     logger.info("Voronoi: %d accounts at %d distinct locations, territories of %.0f km2 in all",
                 len(accounts), len(locations), area_m2 / 1e6)
     return geometries
+
+
+def _clipped_cells(inside: list[shapely.Geometry], reaching: list[shapely.Geometry],
+                   reach_region: shapely.Geometry) -> shapely.Geometry | None:
+    """Return the union of the cells `inside` their own disc and of the cells `reaching` beyond it,
+    clipped to `reach_region`; None when the areas show that an overlay went wrong.
+
+    The two parts meet only on cell edges, whose points the clip keeps where they lie within the
+    discs, so their union keeps their summed area. GEOS 3.14 has lost whole parts in overlays of nearly
+    coincident edges, which the clip can leave where a disc's sides cross such an edge.
+    """
+    # Voronoi cells tile the plane, so a coverage union joins them fast.
+    inner = shapely.coverage_union_all(inside) if inside else Polygon()
+    outer = shapely.coverage_union_all(reaching).intersection(reach_region) if reaching else Polygon()
+    if inner.is_empty or outer.is_empty:
+        return outer if inner.is_empty else inner
+    clipped = inner.union(outer)
+    expected = inner.area + outer.area
+    if not math.isclose(clipped.area, expected, rel_tol=1e-7, abs_tol=AREA_CHECK_M2):
+        return None
+    return clipped
+
+
+def _reaching_beyond(cells: dict[int, shapely.Geometry], location_points: np.ndarray, reach: float) -> set[int]:
+    """Return the locations whose cell reaches farther than `reach` from them.
+
+    A point of a location's cell lies within `reach` of some account location only if it lies within
+    it of the cell's own location, the nearest one. So the other cells lie inside the union of every
+    location's disc and need no clipping.
+    """
+    if not cells:
+        return set()
+    keys = np.fromiter(cells, dtype=np.int64, count=len(cells))
+    polygons = np.array([cells[key] for key in keys], dtype=object)
+    coordinates, owner = shapely.get_coordinates(polygons, return_index=True)
+    centres = shapely.get_coordinates(location_points[keys])
+    distance = np.hypot(coordinates[:, 0] - centres[owner, 0], coordinates[:, 1] - centres[owner, 1])
+    farthest = np.zeros(len(keys))
+    np.maximum.at(farthest, owner, distance)
+    # A convex cell whose corners all lie within the disc polygon's inscribed circle lies inside it.
+    inscribed = reach * np.cos(np.pi / (4 * DISC_QUADRANT_SEGMENTS))
+    return {int(key) for key in keys[farthest > inscribed]}
 
 
 def _densified(geometry: shapely.Geometry, max_segment: float) -> Polygon | MultiPolygon:
@@ -404,31 +451,6 @@ def _densified(geometry: shapely.Geometry, max_segment: float) -> Polygon | Mult
                 polygons.append(Polygon(shapely.segmentize(polygon.exterior, max_segment),
                                         [shapely.segmentize(ring, max_segment) for ring in polygon.interiors]))
     return polygons[0] if len(polygons) == 1 else MultiPolygon(polygons)
-
-
-def _parts_beyond_reach(cells: dict[int, shapely.Geometry], location_points: np.ndarray,
-                        reach: float) -> dict[int, shapely.Geometry]:
-    """Return, for each cell that reaches farther than `reach` from its location, the part beyond its disc.
-
-    A point of a location's cell lies within `reach` of some account location only if it lies within
-    it of the cell's own location, the nearest one. So removing these parts clips the cells to the
-    union of every location's disc, and most cells, which lie inside their own disc, need no work.
-    """
-    if not cells:
-        return {}
-    keys = np.fromiter(cells, dtype=np.int64, count=len(cells))
-    polygons = np.array([cells[key] for key in keys], dtype=object)
-    coordinates, owner = shapely.get_coordinates(polygons, return_index=True)
-    centres = shapely.get_coordinates(location_points[keys])
-    distance = np.hypot(coordinates[:, 0] - centres[owner, 0], coordinates[:, 1] - centres[owner, 1])
-    farthest = np.zeros(len(keys))
-    np.maximum.at(farthest, owner, distance)
-    # A convex cell whose corners all lie within the disc polygon's inscribed circle lies inside it.
-    inscribed = reach * np.cos(np.pi / (4 * DISC_QUADRANT_SEGMENTS))
-    far = np.flatnonzero(farthest > inscribed)
-    discs = shapely.buffer(location_points[keys[far]], reach, quad_segs=DISC_QUADRANT_SEGMENTS)
-    parts = shapely.difference(polygons[far], discs)
-    return {int(keys[k]): part for k, part in zip(far, parts, strict=True) if not part.is_empty}
 
 
 def _land_clip(

@@ -18,6 +18,7 @@ import shapely
 import zipcodes
 from shapely.geometry import GeometryCollection, LineString, Point, Polygon, box
 
+from optimizer import regions
 from optimizer.regions import (
     CLIP_BUFFER_KM,
     MAX_SEGMENT_M,
@@ -276,6 +277,38 @@ def test_voronoi_home_disc_keeps_cell_parts():
     assert alone["area_km2"].sum() == pytest.approx(own_km2, rel=1e-3)
 
 
+def test_voronoi_clip_matches_union_of_discs():
+    """Three accounts abroad, one rep: the territory is the union of their discs.
+
+    An earlier way of clipping, which cut each cell's part beyond its disc and joined the cut parts,
+    gave 67,841 km2 here: the overlay of nearly coincident edges lost parts of the cut.
+    """
+    points = [(9.611, 49.796), (9.007, 49.961), (9.845, 51.05)]
+    accounts = make_accounts([(f"a{k}", "r1", 1.0, lon, lat) for k, (lon, lat) in enumerate(points)])
+    territories = build_territories(accounts, make_reps(["r1"]))
+
+    crs = local_equal_area_crs(np.array([lon for lon, _ in points]), np.array([lat for _, lat in points]))
+    centres = project_geometry(shapely.MultiPoint(points), "EPSG:4326", crs)
+    union_km2 = shapely.union_all(shapely.buffer(shapely.get_parts(centres), CLIP_BUFFER_KM * 1000)).area / 1e6
+    assert territory(territories, "r1").area_km2 == pytest.approx(union_km2, rel=1e-3)
+
+
+def test_voronoi_overlay_fallback_same_territories(monkeypatch):
+    """When the overlay's area check fails, the territory is clipped to the union of its own discs,
+    which gives the same polygons."""
+    accounts = make_accounts([("a1", "r1", 1.0, 10.0, 50.0), ("a2", "r1", 1.0, 10.5, 50.2),
+                              ("a3", "r2", 1.0, 14.0, 50.0)])
+    reps = pd.DataFrame({"rep_id": ["r1", "r2"], "lon": [12.0, float("nan")], "lat": [50.0, float("nan")]})
+    usual = build_territories(accounts, reps)
+    monkeypatch.setattr(regions, "_clipped_cells", lambda inside, reaching, region: None)
+    fallback = build_territories(accounts, reps)
+
+    for rep_id in ("r1", "r2"):
+        assert territory(fallback, rep_id).area_km2 == pytest.approx(territory(usual, rep_id).area_km2, rel=1e-6)
+        assert territory(fallback, rep_id).geometry.symmetric_difference(
+            territory(usual, rep_id).geometry).area < 1e-6 * territory(usual, rep_id).geometry.area
+
+
 def test_densified_keeps_territory_with_holes():
     """A clipped territory (local equal-area metres, from a 20,000-account plan) whose densified edges
     cross by a rounding error. With GEOS 3.14, shapely.segmentize on the whole polygon left almost no
@@ -288,6 +321,8 @@ def test_densified_keeps_territory_with_holes():
     assert len(densified.interiors) == len(polygon.interiors) == 8
     assert densified.area == pytest.approx(polygon.area, rel=1e-12)
     assert shapely.get_num_coordinates(densified) > shapely.get_num_coordinates(polygon)
+    # The densified edges cross by a rounding error, and the repair after the projection keeps the area.
+    assert clean_polygonal(densified).area == pytest.approx(polygon.area, rel=1e-9)
     longest = max(np.hypot(*np.diff(shapely.get_coordinates(ring), axis=0).T).max()
                   for ring in [densified.exterior, *densified.interiors])
     assert longest <= MAX_SEGMENT_M
