@@ -114,16 +114,27 @@ def test_moves_file_preview_and_proposal(service: Service, small_plan: SolvedPla
     assert [move["account_id"] for move in stored["moves"]] == [first, second]
 
 
+def preview_file(service: Service, plan_id: int, content: bytes, name: str = "moves.csv"):
+    """Post `content` as a moves file to the preview route of plan `plan_id`."""
+    return service.client.post(f"/plans/{plan_id}/proposals/preview/file", headers=service.headers(),
+                               files={"moves": (name, content, "text/csv")})
+
+
 def test_moves_file_problems_are_422_by_row(service: Service, small_plan: SolvedPlan) -> None:
     plan = owners(service, small_plan.plan_id)
     account = first_of(plan, "AE-02")
     content = f"account_id,rep_id\n{account},AE-03\n{account},{AE_REP}\n,AE-03\n".encode()
-    response = service.client.post(f"/plans/{small_plan.plan_id}/proposals/preview/file", headers=service.headers(),
-                                   files={"moves": ("moves.csv", content, "text/csv")})
+    response = preview_file(service, small_plan.plan_id, content)
     assert response.status_code == 422
     body = response.json()
     assert body["detail"].startswith("2 problem(s) with the moves file")
     assert [(issue["row"], issue["column"]) for issue in body["issues"]] == [(3, "account_id"), (4, "account_id")]
+
+    # A move the evaluation refuses is named with its row, and the blank line counts.
+    refused = preview_file(service, small_plan.plan_id, f"account_id,rep_id\n\nNO-SUCH,AE-03\n{account},AE-77\n".encode())
+    assert refused.status_code == 422
+    assert "account 'NO-SUCH' (moves.csv row 3) is not an account of the plan" in refused.json()["detail"]
+    assert "rep 'AE-77' (moves.csv row 4) is not in the roster" in refused.json()["detail"]
 
     missing = service.client.post(f"/plans/{small_plan.plan_id}/proposals/file", headers=service.headers(),
                                   files={"moves": ("moves.csv", b"account,rep\nA,B\n", "text/csv")})
@@ -154,17 +165,6 @@ def test_moves_file_of_other_territory_is_403(service: Service, small_plan: Solv
     assert response.status_code == 403
     assert f"{other} (moves.csv row 2) is neither" in response.json()["detail"]
 
-
-def test_refused_file_move_is_422_with_its_row(service: Service, small_plan: SolvedPlan) -> None:
-    plan = owners(service, small_plan.plan_id)
-    account = first_of(plan, "AE-02")
-    content = f"account_id,rep_id\n\nNO-SUCH,AE-03\n{account},AE-77\n".encode()
-    response = service.client.post(f"/plans/{small_plan.plan_id}/proposals/preview/file", headers=service.headers(),
-                                   files={"moves": ("moves.csv", content, "text/csv")})
-    assert response.status_code == 422
-    detail = response.json()["detail"]
-    assert "account 'NO-SUCH' (moves.csv row 3) is not an account of the plan" in detail
-    assert "rep 'AE-77' (moves.csv row 4) is not in the roster" in detail
 
 
 def test_lone_surrogate_is_422(service: Service, small_plan: SolvedPlan) -> None:
