@@ -100,14 +100,17 @@ def plan_from_assignments(instance: Instance, path: str | Path) -> np.ndarray:
 
 
 class MovesFromFile(dict):
-    """{account id: rep id} read from a moves file; ``where[account id]`` names the file and row of each move.
-
-    ``evaluate_proposal`` adds the file and row to its message about a move it refuses.
-    """
+    """{account id: rep id} read from a moves file, with ``where[account id]`` naming the file and row of each move."""
 
     def __init__(self, moves: Mapping[str, str], where: Mapping[str, str]):
         super().__init__(moves)
         self.where = dict(where)
+
+
+def move_source(moves: Mapping[str, str], account_id: str) -> str:
+    """Return " (FILE row N)" for a move of `account_id` read by ``read_moves_file``, else ""."""
+    where = getattr(moves, "where", {})
+    return f" ({where[account_id]})" if account_id in where else ""
 
 
 def read_moves_file(path: str | Path) -> MovesFromFile:
@@ -209,10 +212,10 @@ def evaluate_proposal(instance: Instance, rep_of: np.ndarray, moves: Mapping[str
     of the inputs that could not be located and so have no rep. Raises ConfigError for an unknown account
     or rep id (with the closest one), an account not located, or an account that already belongs to the
     rep it should move to. The closest account id is sought among `hint_accounts` when given, so that a
-    caller who may see only some accounts is not shown another's. A refused move read by
+    caller who may see only some accounts is not shown another's. A rejected move read by
     ``read_moves_file`` is named with its file and row.
     """
-    where = {str(account).strip(): text for account, text in getattr(moves, "where", {}).items()}
+    file_moves = moves
     stripped = [str(account).strip() for account in moves]
     twice = next((account for account in stripped if stripped.count(account) > 1), None)
     if twice is not None:
@@ -227,7 +230,7 @@ def evaluate_proposal(instance: Instance, rep_of: np.ndarray, moves: Mapping[str
     problems, applied = [], []
     after = np.asarray(rep_of, dtype=np.int64).copy()
     for account_id, rep_id in moves.items():
-        row = f" ({where[account_id]})" if account_id in where else ""
+        row = move_source(file_moves, account_id)
         if account_id in not_located:
             reason = not_located[account_id] or "no location"
             problems.append(f"account {account_id}{row} could not be located ({reason}), so it has no rep in the "

@@ -349,12 +349,11 @@ def _territories_from_voronoi(
     to_local = pyproj.Transformer.from_crs(WGS84, crs, always_xy=True)
     xs, ys = to_local.transform(all_lons, all_lats)
     location_points = shapely.points(xs[: len(locations)], ys[: len(locations)])
-    home_discs = shapely.buffer(shapely.points(xs[len(locations):], ys[len(locations):]), CLIP_BUFFER_KM * 1000.0,
+    reach = CLIP_BUFFER_KM * 1000.0
+    home_discs = shapely.buffer(shapely.points(xs[len(locations):], ys[len(locations):]), reach,
                                 quad_segs=DISC_QUADRANT_SEGMENTS)
-    homes_near = shapely.STRtree(home_discs)
 
     land = _land_clip(shapely.points(xs, ys), location_points, crs, outline)
-    reach = CLIP_BUFFER_KM * 1000.0
     extent = shapely.box(xs.min() - reach, ys.min() - reach, xs.max() + reach, ys.max() + reach)
     cells = _voronoi_cells(location_points, extent)
     far = _reaching_beyond(cells, location_points, reach)
@@ -375,11 +374,9 @@ def _territories_from_voronoi(
         if clipped is None:
             logger.info("territory of %s: the overlay areas do not add up, so it is clipped to the union of its "
                         "own discs instead", rep_id)
-            # Voronoi cells tile the plane, so a coverage union joins them fast.
             cell_union = shapely.coverage_union_all([cells[location] for location in located])
-            discs = list(shapely.buffer(location_points[located], reach, quad_segs=DISC_QUADRANT_SEGMENTS))
-            discs.extend(home_discs[homes_near.query(cell_union, predicate="intersects")])
-            clipped = cell_union.intersection(shapely.union_all(discs))
+            discs = shapely.buffer(location_points[located], reach, quad_segs=DISC_QUADRANT_SEGMENTS)
+            clipped = cell_union.intersection(shapely.union_all(np.concatenate([discs, home_discs])))
         if land is not None:
             clipped = clipped.intersection(land)
         if clipped.is_empty:

@@ -157,8 +157,8 @@ def test_moves_file_read(tmp_path):
     assert read_moves_file(excel_file) == {"a1": "R2"}
 
 
-def test_refused_moves_named_by_file_row(tmp_path):
-    """A move the evaluation refuses is named with its file row; blank lines count, as in the file."""
+def test_rejected_moves_name_file_row(tmp_path):
+    """A move the evaluation rejects is named with its file row; blank lines count, as in the file."""
     path = tmp_path / "moves.csv"
     path.write_text("account_id,rep_id\na0,R2\n\na9,R1\na1,R22\na2,R2\n")
     with pytest.raises(ConfigError) as error:

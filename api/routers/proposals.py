@@ -42,7 +42,8 @@ from optimizer.inputs import Inputs
 from optimizer.instance import Instance, build_instance
 from optimizer.outputs.geojson import json_safe
 from optimizer.pipeline import not_located_reasons, prepare_accounts, visible_to_rep
-from optimizer.proposals import ProposalResult, applied_plan, evaluate_proposal, plan_from_owners, read_moves_file
+from optimizer.proposals import (ProposalResult, applied_plan, evaluate_proposal, move_source, plan_from_owners,
+                                 read_moves_file)
 from optimizer.scenario import Scenario as Rules
 from optimizer.scenario import scenario_from_dict
 
@@ -86,10 +87,8 @@ def _check_ae_moves(caller: Caller, owners: dict[str, str], moves: dict[str, str
     foreign = [account for account, rep in moves.items()
                if account in owners and caller.rep_id not in (rep, owners[account])]
     if foreign:
-        where = getattr(moves, "where", {})
-        row = f" ({where[foreign[0]]})" if foreign[0] in where else ""
         raise HTTPException(403, f"an ae key may move only accounts into or out of its own territory "
-                                 f"({caller.rep_id}); {foreign[0]}{row} is neither")
+                                 f"({caller.rep_id}); {foreign[0]}{move_source(moves, foreign[0])} is neither")
 
 
 def _evaluate(session: Session, plan: Plan, moves: dict[str, str], owners: dict[str, str],

@@ -130,11 +130,11 @@ def test_moves_file_problems_are_422_by_row(service: Service, small_plan: Solved
     assert body["detail"].startswith("2 problem(s) with the moves file")
     assert [(issue["row"], issue["column"]) for issue in body["issues"]] == [(3, "account_id"), (4, "account_id")]
 
-    # A move the evaluation refuses is named with its row, and the blank line counts.
-    refused = preview_file(service, small_plan.plan_id, f"account_id,rep_id\n\nNO-SUCH,AE-03\n{account},AE-77\n".encode())
-    assert refused.status_code == 422
-    assert "account 'NO-SUCH' (moves.csv row 3) is not an account of the plan" in refused.json()["detail"]
-    assert "rep 'AE-77' (moves.csv row 4) is not in the roster" in refused.json()["detail"]
+    # A move the evaluation rejects is named with its row, and the blank line counts.
+    rejected = preview_file(service, small_plan.plan_id, f"account_id,rep_id\n\nNO-SUCH,AE-03\n{account},AE-77\n".encode())
+    assert rejected.status_code == 422
+    assert "account 'NO-SUCH' (moves.csv row 3) is not an account of the plan" in rejected.json()["detail"]
+    assert "rep 'AE-77' (moves.csv row 4) is not in the roster" in rejected.json()["detail"]
 
     missing = service.client.post(f"/plans/{small_plan.plan_id}/proposals/file", headers=service.headers(),
                                   files={"moves": ("moves.csv", b"account,rep\nA,B\n", "text/csv")})
